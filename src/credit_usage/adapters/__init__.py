@@ -1,0 +1,1 @@
+"""Adapters for the ports: in-memory and SQL storage, mailers."""

@@ -1,0 +1,1 @@
+"""The pure domain: values, rules and calculations; no I/O, no SQLAlchemy."""

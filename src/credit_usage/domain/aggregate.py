@@ -1,0 +1,88 @@
+"""Pure aggregation of ledger entries, usable from a notebook on a plain list.
+
+``used`` is net usage: usage entries add their amount, reversals subtract
+theirs, grants do not count. Example::
+
+    >>> from credit_usage import aggregate
+    >>> aggregate([], by=("user_id", "feature"))
+    {}
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
+from typing import Any
+
+from attrs import frozen
+
+from credit_usage.domain.model import EntryKind, Feature, LedgerEntry
+from credit_usage.errors import ValidationError
+
+__all__ = ["DIMENSIONS", "UsageCell", "aggregate", "sum_cells"]
+
+#: The fields usage can be broken down by.
+DIMENSIONS = ("user_id", "group_id", "feature", "credit_type")
+
+
+@frozen(kw_only=True)
+class UsageCell:
+    """Net credits used by one user, in one group, on one feature and credit type."""
+
+    user_id: str
+    group_id: str | None
+    feature: Feature
+    credit_type: str
+    credits: int
+
+
+def _key(by: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    if isinstance(by, str):
+        by = (by,)
+    unknown = [name for name in by if name not in DIMENSIONS]
+    if unknown or not by:
+        raise ValidationError(f"by must name some of {', '.join(DIMENSIONS)}, got {tuple(by)!r}")
+    if len(by) == 1:
+        single = attrgetter(by[0])
+        return lambda item: (single(item),)
+    return attrgetter(*by)
+
+
+def aggregate(
+    entries: Iterable[LedgerEntry], by: Sequence[str] = ("user_id",)
+) -> dict[tuple[Any, ...], int]:
+    """Net credits used, keyed by the tuple of the ``by`` fields.
+
+    Args:
+        entries: ledger entries of one team, in any order.
+        by: fields among ``user_id``, ``group_id``, ``feature``, ``credit_type``.
+
+    Returns:
+        ``{(value, ...): credits}`` for every key with at least one usage or
+        reversal entry.
+
+    Raises:
+        ValidationError: ``by`` names an unknown field.
+    """
+    key = _key(by)
+    usage, reversal = EntryKind.USAGE, EntryKind.REVERSAL
+    totals: defaultdict[tuple[Any, ...], int] = defaultdict(int)
+    for entry in entries:
+        kind = entry.kind
+        if kind is usage:
+            totals[key(entry)] += entry.amount
+        elif kind is reversal:
+            totals[key(entry)] -= entry.amount
+    return dict(totals)
+
+
+def sum_cells(
+    cells: Iterable[UsageCell], by: Sequence[str] = ("user_id",)
+) -> dict[tuple[Any, ...], int]:
+    """Like :func:`aggregate`, over already aggregated :class:`UsageCell` values."""
+    key = _key(by)
+    totals: defaultdict[tuple[Any, ...], int] = defaultdict(int)
+    for cell in cells:
+        totals[key(cell)] += cell.credits
+    return dict(totals)

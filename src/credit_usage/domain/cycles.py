@@ -1,0 +1,168 @@
+"""Billing cycles and date ranges.
+
+Cycle *k* of a schedule starts at local midnight (in the team's time zone) of
+``anchor + k months`` (or years). It is computed from the anchor every time
+with :class:`dateutil.relativedelta.relativedelta` -- never by stepping from
+the previous cycle -- so a Jan 31 anchor gives Feb 28 (29), Mar 31, Apr 30, ...
+and an annual Feb 29 anchor gives Feb 28 in common years.
+
+Cycles are half-open ``[start, end)`` in UTC. A local midnight that does not
+exist (a DST gap, as in America/Santiago) maps to the first instant after the
+gap: PEP 495 ``fold=0`` interprets the missing wall time with the offset in
+force before the transition, which lands exactly on the transition.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
+
+from attrs import field, frozen
+from dateutil.relativedelta import relativedelta
+
+from credit_usage.domain.validation import require_aware, require_date, to_enum, zone
+from credit_usage.errors import ValidationError
+
+__all__ = ["BillingSchedule", "Cycle", "DateRange", "Period", "local_midnight"]
+
+
+class Period(StrEnum):
+    """How long a billing cycle lasts."""
+
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+
+
+def _period(value: Period | str) -> Period:
+    return to_enum(Period, value)
+
+
+def _date(value: object) -> date:
+    return require_date("date", value)
+
+
+def local_midnight(day: date, tz: tzinfo) -> datetime:
+    """The UTC instant at which ``day`` begins in ``tz`` (after any DST gap)."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+@frozen(kw_only=True)
+class DateRange:
+    """Calendar days ``first`` to ``last``, both inclusive, in the team's time zone."""
+
+    first: date = field(converter=_date)
+    last: date = field(converter=_date)
+
+    def __attrs_post_init__(self) -> None:
+        if self.first > self.last:
+            raise ValidationError(
+                f"date range is reversed: first {self.first.isoformat()} is after "
+                f"last {self.last.isoformat()}"
+            )
+
+    @property
+    def days(self) -> int:
+        """How many days the range covers."""
+        return (self.last - self.first).days + 1
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.first <= day <= self.last
+
+    def start(self, tz: tzinfo) -> datetime:
+        """The UTC instant the range begins."""
+        return local_midnight(self.first, tz)
+
+    def end(self, tz: tzinfo) -> datetime:
+        """The UTC instant just after the range (the next day's midnight)."""
+        return local_midnight(self.last + timedelta(days=1), tz)
+
+    def __str__(self) -> str:
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+
+@frozen(kw_only=True)
+class Cycle:
+    """One billing cycle: ``[start, end)`` in UTC, ``first_day..last_day`` locally."""
+
+    index: int
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+
+    @property
+    def date_range(self) -> DateRange:
+        """The cycle's local days as a :class:`DateRange`."""
+        return DateRange(first=self.first_day, last=self.last_day)
+
+    def __contains__(self, instant: object) -> bool:
+        return isinstance(instant, datetime) and self.start <= instant < self.end
+
+
+@frozen(kw_only=True)
+class BillingSchedule:
+    """When a team's billing cycles start.
+
+    Example:
+        >>> from datetime import date, datetime, UTC
+        >>> s = BillingSchedule(anchor=date(2024, 1, 31))
+        >>> s.cycle_at(datetime(2024, 2, 29, 12, tzinfo=UTC), "UTC").first_day
+        datetime.date(2024, 2, 29)
+    """
+
+    anchor: date = field(converter=_date)
+    period: Period = field(default=Period.MONTHLY, converter=_period)
+
+    def _step(self, k: int) -> relativedelta:
+        if self.period is Period.MONTHLY:
+            return relativedelta(months=k)
+        return relativedelta(years=k)
+
+    def first_day(self, k: int) -> date:
+        """The local date cycle ``k`` begins on (clamped to the month's end)."""
+        day: date = self.anchor + self._step(k)
+        return day
+
+    def cycle(self, k: int, tz: tzinfo | str) -> Cycle:
+        """Cycle number ``k`` (0 starts at the anchor; negative is before it)."""
+        zone_ = zone(tz) if isinstance(tz, str) else tz
+        first = self.first_day(k)
+        following = self.first_day(k + 1)
+        return Cycle(
+            index=k,
+            start=local_midnight(first, zone_),
+            end=local_midnight(following, zone_),
+            first_day=first,
+            last_day=following - timedelta(days=1),
+        )
+
+    def cycle_at(self, instant: datetime, tz: tzinfo | str) -> Cycle:
+        """The cycle that contains ``instant`` (an aware datetime)."""
+        instant = require_aware("instant", instant)
+        zone_ = zone(tz) if isinstance(tz, str) else tz
+        local = instant.astimezone(zone_).date()
+        if self.period is Period.MONTHLY:
+            k = (local.year - self.anchor.year) * 12 + (local.month - self.anchor.month)
+        else:
+            k = local.year - self.anchor.year
+        # The estimate is off by at most one either way (the anchor's day of the
+        # month); walk to the cycle whose bounds hold the instant.
+        while local_midnight(self.first_day(k), zone_) > instant:
+            k -= 1
+        while local_midnight(self.first_day(k + 1), zone_) <= instant:
+            k += 1
+        return self.cycle(k, zone_)
+
+    def cycles_between(self, start: datetime, end: datetime, tz: tzinfo | str) -> list[Cycle]:
+        """Every cycle that overlaps ``[start, end)``, in order."""
+        start = require_aware("start", start)
+        end = require_aware("end", end)
+        if start > end:
+            raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}")
+        if start == end:
+            return []
+        zone_ = zone(tz) if isinstance(tz, str) else tz
+        cycles = [self.cycle_at(start, zone_)]
+        while cycles[-1].end < end:
+            cycles.append(self.cycle(cycles[-1].index + 1, zone_))
+        return cycles

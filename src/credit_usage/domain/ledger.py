@@ -1,0 +1,230 @@
+"""The rules of writing the ledger, and the derived figures each write updates.
+
+A write is a :class:`Batch`: the new entries plus what they add to the daily
+roll-ups, the per-cycle counters and the per-cycle balances. A storage adapter
+applies a batch in one transaction; it never works out the figures itself, so
+every adapter derives them the same way. :func:`check_team_pool` (and, later,
+the limit checks) read the balances inside that transaction and refuse the
+batch before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import NamedTuple, TypeVar
+
+from attrs import frozen
+
+from credit_usage.domain.cycles import Cycle
+from credit_usage.domain.model import EntryKind, Feature, LedgerEntry, Team
+from credit_usage.errors import InsufficientCreditsError, ValidationError
+
+__all__ = [
+    "ALL_TYPES",
+    "TEAM_SCOPE",
+    "Balance",
+    "BalanceKey",
+    "Batch",
+    "CycleKey",
+    "DayKey",
+    "check_reversal",
+    "check_team_pool",
+    "drift",
+]
+
+#: The balance scope of the team's own pool.
+TEAM_SCOPE = "team"
+#: The credit type of a balance that counts all credit types together.
+ALL_TYPES = ""
+
+
+class DayKey(NamedTuple):
+    """A daily roll-up cell: the local day in the team's time zone and the usage dimensions."""
+
+    day: date
+    user_id: str
+    group_id: str | None
+    feature: Feature
+    credit_type: str
+
+
+class CycleKey(NamedTuple):
+    """A per-cycle counter cell; ``cycle`` is the cycle's first local day."""
+
+    cycle: date
+    user_id: str
+    group_id: str | None
+    feature: Feature
+    credit_type: str
+
+
+class BalanceKey(NamedTuple):
+    """A per-cycle balance: the team pool (``scope="team"``), a user or a group.
+
+    ``credit_type`` is :data:`ALL_TYPES` for the balance of all types together.
+    """
+
+    cycle: date
+    scope: str
+    subject_id: str
+    credit_type: str
+
+
+class Balance(NamedTuple):
+    """Net credits used and credits granted in one balance."""
+
+    used: int = 0
+    granted: int = 0
+
+    def plus(self, *, used: int = 0, granted: int = 0) -> Balance:
+        """This balance with ``used`` and ``granted`` added."""
+        return Balance(self.used + used, self.granted + granted)
+
+
+def team_key(cycle: date) -> BalanceKey:
+    """The key of the team pool's balance in the cycle starting on ``cycle``."""
+    return BalanceKey(cycle, TEAM_SCOPE, "", ALL_TYPES)
+
+
+@frozen
+class Batch:
+    """New ledger entries and everything they add to the derived figures."""
+
+    entries: tuple[LedgerEntry, ...]
+    daily: Mapping[DayKey, int]
+    cycles: Mapping[CycleKey, int]
+    balances: Mapping[BalanceKey, Balance]
+
+    @classmethod
+    def of(cls, team: Team, entries: Iterable[LedgerEntry]) -> Batch:
+        """Derive the roll-up, counter and balance deltas of ``entries`` for ``team``.
+
+        A reversal carries its original's ``occurred_at``, so it lands in the
+        original's cycle and day and nets out there.
+        """
+        entries = tuple(entries)
+        daily: defaultdict[DayKey, int] = defaultdict(int)
+        counters: defaultdict[CycleKey, int] = defaultdict(int)
+        balances: defaultdict[BalanceKey, Balance] = defaultdict(Balance)
+        tz = team.tz
+        cycle_of = _CycleCache(team)
+        for entry in entries:
+            cycle = cycle_of(entry)
+            if entry.kind is EntryKind.GRANT:
+                key = team_key(cycle)
+                balances[key] = balances[key].plus(granted=entry.amount)
+                continue
+            delta = entry.usage_delta
+            assert entry.user_id is not None
+            assert entry.feature is not None
+            assert entry.credit_type is not None
+            day = entry.occurred_at.astimezone(tz).date()
+            dims = (entry.user_id, entry.group_id, entry.feature, entry.credit_type)
+            daily[DayKey(day, *dims)] += delta
+            counters[CycleKey(cycle, *dims)] += delta
+            keys = [
+                team_key(cycle),
+                BalanceKey(cycle, "user", entry.user_id, ALL_TYPES),
+                BalanceKey(cycle, "user", entry.user_id, entry.credit_type),
+            ]
+            if entry.group_id is not None:
+                keys.append(BalanceKey(cycle, "group", entry.group_id, ALL_TYPES))
+                keys.append(BalanceKey(cycle, "group", entry.group_id, entry.credit_type))
+            for key in keys:
+                balances[key] = balances[key].plus(used=delta)
+        return cls(entries, dict(daily), dict(counters), dict(balances))
+
+    @classmethod
+    def empty(cls) -> Batch:
+        return cls((), {}, {}, {})
+
+
+class _CycleCache:
+    """Cycle lookups for a batch: most entries of a batch share a handful of cycles."""
+
+    def __init__(self, team: Team) -> None:
+        self._team = team
+        self._known: list[Cycle] = []
+
+    def __call__(self, entry: LedgerEntry) -> date:
+        at = entry.occurred_at
+        for cycle in self._known:
+            if cycle.start <= at < cycle.end:
+                return cycle.first_day
+        cycle = self._team.cycle_at(at)
+        self._known.append(cycle)
+        return cycle.first_day
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def drift(what: str, stored: Mapping[K, V], derived: Mapping[K, V], zero: V) -> list[str]:
+    """One line per key whose stored figure differs from the one derived from the ledger.
+
+    A key missing on one side counts as ``zero``.
+    """
+    problems = []
+    for key in set(stored) | set(derived):
+        have, want = stored.get(key, zero), derived.get(key, zero)
+        if have != want:
+            problems.append(f"{what} {key}: stored {have}, ledger says {want}")
+    return problems
+
+
+def check_team_pool(team: Team, batch: Batch, balances: Mapping[BalanceKey, Balance]) -> None:
+    """Refuse a batch that would use more than the team has in any cycle.
+
+    ``balances`` are the stored balances before the batch, read inside the
+    write's transaction. A cycle's total is ``credits_per_cycle`` plus its grants.
+
+    Raises:
+        InsufficientCreditsError: naming the cycle, what is left and what was asked.
+    """
+    for key, delta in batch.balances.items():
+        if key.scope != TEAM_SCOPE or delta.used <= 0:
+            continue
+        stored = balances.get(key, Balance())
+        total = team.credits_per_cycle + stored.granted + delta.granted
+        if stored.used + delta.used > total:
+            left = total - stored.used
+            raise InsufficientCreditsError(
+                f"team {team.team_id!r} has {left} credits left in the cycle starting "
+                f"{key.cycle.isoformat()} (total {total}, used {stored.used}), "
+                f"but {delta.used} were requested"
+            )
+
+
+def check_reversal(
+    reversal: LedgerEntry, original: LedgerEntry | None, reversed_so_far: int
+) -> None:
+    """Refuse a reversal that does not match its original or exceeds what is left of it.
+
+    Raises:
+        ValidationError: the original is not a usage entry, the reversal's
+            user, group, feature, credit type or ``occurred_at`` differ from
+            it, or more than the remainder would be reversed.
+    """
+    if original is None or original.kind is not EntryKind.USAGE:
+        raise ValidationError(
+            f"reversal {reversal.entry_id!r} must reverse a usage entry, got {reversal.reverses!r}"
+        )
+    mismatched = [
+        name
+        for name in ("user_id", "group_id", "feature", "credit_type", "occurred_at")
+        if getattr(reversal, name) != getattr(original, name)
+    ]
+    if mismatched:
+        raise ValidationError(
+            f"reversal {reversal.entry_id!r} must match its original {original.entry_id!r} "
+            f"in {', '.join(mismatched)}"
+        )
+    remainder = original.amount - reversed_so_far
+    if reversal.amount > remainder:
+        raise ValidationError(
+            f"reversal {reversal.entry_id!r} of {reversal.amount} credits exceeds the "
+            f"{remainder} credits left to reverse on entry {original.entry_id!r}"
+        )

@@ -1,0 +1,380 @@
+"""The value types of credit_usage: teams, members, groups, limits, ledger entries.
+
+Every type is a frozen attrs class with keyword-only arguments, validated on
+construction: an invalid value cannot exist. Arguments typed with an enum also
+accept the enum's string value, so hosts can pass JSON straight through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, tzinfo
+from enum import StrEnum
+
+from attrs import field, frozen
+
+from credit_usage.domain.cycles import BillingSchedule, Cycle
+from credit_usage.domain.validation import (
+    require_aware,
+    require_credits,
+    require_email,
+    require_id,
+    require_optional_aware,
+    require_optional_id,
+    require_slug,
+    require_text,
+    require_zone,
+    to_enum,
+    zone,
+)
+from credit_usage.errors import ValidationError
+
+__all__ = [
+    "CreditLimit",
+    "EntryKind",
+    "Feature",
+    "Frequency",
+    "Group",
+    "LedgerEntry",
+    "LimitScope",
+    "Member",
+    "Plan",
+    "Role",
+    "Team",
+]
+
+
+class Role(StrEnum):
+    """What a member may do. The role is always read from storage."""
+
+    ADMIN = "admin"
+    MANAGER = "manager"
+    MEMBER = "member"
+
+
+class Plan(StrEnum):
+    """The team's subscription. Team views exist on Pro, Premium and Scale."""
+
+    FREE = "free"
+    PRO = "pro"
+    PREMIUM = "premium"
+    SCALE = "scale"
+
+
+class Feature(StrEnum):
+    """Where credits were spent."""
+
+    PLATFORM = "platform"
+    EXTENSION = "extension"
+    API = "api"
+    WORKSPACE = "workspace"
+
+    @property
+    def label(self) -> str:
+        """The column heading users read: "Platform", "Extension", "API", "Workspace"."""
+        return _FEATURE_LABELS[self]
+
+
+_FEATURE_LABELS = {
+    Feature.PLATFORM: "Platform",
+    Feature.EXTENSION: "Extension",
+    Feature.API: "API",
+    Feature.WORKSPACE: "Workspace",
+}
+
+
+class LimitScope(StrEnum):
+    """Whom a credit limit caps."""
+
+    USER = "user"
+    GROUP = "group"
+
+
+class Frequency(StrEnum):
+    """How often a scheduled report is sent."""
+
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class EntryKind(StrEnum):
+    """What a ledger entry records."""
+
+    USAGE = "usage"
+    GRANT = "grant"
+    REVERSAL = "reversal"
+
+
+# Named converters (rather than a factory) so that mypy's attrs plugin can see
+# the accepted input types.
+def _role(value: Role | str) -> Role:
+    return to_enum(Role, value)
+
+
+def _plan(value: Plan | str) -> Plan:
+    return to_enum(Plan, value)
+
+
+def _feature(value: Feature | str) -> Feature:
+    return to_enum(Feature, value)
+
+
+def _optional_feature(value: Feature | str | None) -> Feature | None:
+    return None if value is None else to_enum(Feature, value)
+
+
+def _scope(value: LimitScope | str) -> LimitScope:
+    return to_enum(LimitScope, value)
+
+
+def _kind(value: EntryKind | str) -> EntryKind:
+    return to_enum(EntryKind, value)
+
+
+def _team_id(value: str) -> str:
+    return require_id("team_id", value)
+
+
+def _user_id(value: str) -> str:
+    return require_id("user_id", value)
+
+
+def _group_id(value: str) -> str:
+    return require_id("group_id", value)
+
+
+def _optional_group_id(value: str | None) -> str | None:
+    return require_optional_id("group_id", value)
+
+
+def _name(value: str) -> str:
+    return require_text("name", value)
+
+
+def _email(value: str) -> str:
+    return require_email(value)
+
+
+def _timezone(value: str) -> str:
+    return require_zone(value)
+
+
+def _credit_types(value: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValidationError(f"credit_types must be a sequence of slugs, got {value!r}")
+    types = tuple(require_slug("credit type", t) for t in value)
+    if not types:
+        raise ValidationError("credit_types must declare at least one credit type, got ()")
+    if len(set(types)) != len(types):
+        raise ValidationError(f"credit_types must not repeat a type, got {types!r}")
+    return types
+
+
+def _per_cycle(value: int) -> int:
+    return require_credits("credits_per_cycle", value, minimum=0)
+
+
+def _billing(value: BillingSchedule) -> BillingSchedule:
+    if not isinstance(value, BillingSchedule):
+        raise ValidationError(f"billing must be a BillingSchedule, got {value!r}")
+    return value
+
+
+def _bool(what: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{what} must be True or False, got {value!r}")
+    return value
+
+
+def _active(value: bool) -> bool:
+    return _bool("active", value)
+
+
+@frozen(kw_only=True)
+class Team:
+    """A customer team with a plan, a billing schedule and a credit pool per cycle."""
+
+    team_id: str = field(converter=_team_id)
+    name: str = field(converter=_name)
+    plan: Plan = field(converter=_plan)
+    billing: BillingSchedule = field(converter=_billing)
+    credits_per_cycle: int = field(converter=_per_cycle)
+    timezone: str = field(default="UTC", converter=_timezone)
+    credit_types: tuple[str, ...] = field(default=("standard",), converter=_credit_types)
+
+    @property
+    def tz(self) -> tzinfo:
+        """The team's time zone."""
+        return zone(self.timezone)
+
+    def cycle_at(self, instant: datetime) -> Cycle:
+        """The billing cycle that contains ``instant``."""
+        return self.billing.cycle_at(instant, self.tz)
+
+    def cycles_between(self, start: datetime, end: datetime) -> list[Cycle]:
+        """Every billing cycle that overlaps ``[start, end)``."""
+        return self.billing.cycles_between(start, end, self.tz)
+
+    def local_day(self, instant: datetime) -> date:
+        """The calendar day ``instant`` falls on in the team's time zone."""
+        return require_aware("instant", instant).astimezone(self.tz).date()
+
+    def require_credit_type(self, credit_type: str) -> str:
+        """Return ``credit_type`` if the team declared it, else raise."""
+        if credit_type not in self.credit_types:
+            raise ValidationError(
+                f"credit type {credit_type!r} is not declared by team {self.team_id!r} "
+                f"(declared: {', '.join(self.credit_types)})"
+            )
+        return credit_type
+
+
+@frozen(kw_only=True)
+class Group:
+    """A named set of members, such as "Sales EMEA"."""
+
+    team_id: str = field(converter=_team_id)
+    group_id: str = field(converter=_group_id)
+    name: str = field(converter=_name)
+
+
+@frozen(kw_only=True)
+class Member:
+    """A user of a team. ``name`` may hold any text; CSV writers make it safe."""
+
+    team_id: str = field(converter=_team_id)
+    user_id: str = field(converter=_user_id)
+    name: str = field(converter=_name)
+    email: str = field(converter=_email)
+    role: Role = field(converter=_role)
+    group_id: str | None = field(default=None, converter=_optional_group_id)
+    active: bool = field(default=True, converter=_active)
+
+
+def _subject_id(value: str) -> str:
+    return require_id("subject_id", value)
+
+
+def _limit_credits(value: int) -> int:
+    return require_credits("credits", value, minimum=0)
+
+
+def _optional_credit_type(value: str | None) -> str | None:
+    return None if value is None else require_slug("credit type", value)
+
+
+@frozen(kw_only=True)
+class CreditLimit:
+    """A cap on what a user or group may spend per billing cycle.
+
+    ``credit_type=None`` caps all credit types together.
+    """
+
+    scope: LimitScope = field(converter=_scope)
+    subject_id: str = field(converter=_subject_id)
+    credits: int = field(converter=_limit_credits)
+    credit_type: str | None = field(default=None, converter=_optional_credit_type)
+
+
+def _entry_id(value: str) -> str:
+    return require_id("entry_id", value)
+
+
+def _optional_user_id(value: str | None) -> str | None:
+    return require_optional_id("user_id", value)
+
+
+def _amount(value: int) -> int:
+    return require_credits("amount", value, minimum=1)
+
+
+def _occurred_at(value: datetime) -> datetime:
+    return require_aware("occurred_at", value)
+
+
+def _recorded_at(value: datetime | None) -> datetime | None:
+    return require_optional_aware("recorded_at", value)
+
+
+def _reverses(value: str | None) -> str | None:
+    return require_optional_id("reverses", value)
+
+
+@frozen(kw_only=True)
+class LedgerEntry:
+    """One append-only line of a team's credit ledger.
+
+    ``usage`` spends credits, ``reversal`` refunds (part of) one usage entry
+    and ``grant`` adds credits to the team's pool for the cycle it falls in.
+    A grant has no user, group, feature or credit type. Datetimes are stored
+    in UTC; ``recorded_at`` is set by the service when left ``None``.
+    """
+
+    team_id: str = field(converter=_team_id)
+    entry_id: str = field(converter=_entry_id)
+    kind: EntryKind = field(converter=_kind)
+    user_id: str | None = field(converter=_optional_user_id)
+    group_id: str | None = field(converter=_optional_group_id)
+    feature: Feature | None = field(converter=_optional_feature)
+    credit_type: str | None = field(converter=_optional_credit_type)
+    amount: int = field(converter=_amount)
+    occurred_at: datetime = field(converter=_occurred_at)
+    recorded_at: datetime | None = field(default=None, converter=_recorded_at)
+    reverses: str | None = field(default=None, converter=_reverses)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind is EntryKind.GRANT:
+            extra = {
+                name: value
+                for name, value in (
+                    ("user_id", self.user_id),
+                    ("group_id", self.group_id),
+                    ("feature", self.feature),
+                    ("credit_type", self.credit_type),
+                    ("reverses", self.reverses),
+                )
+                if value is not None
+            }
+            if extra:
+                raise ValidationError(
+                    f"grant {self.entry_id!r} must not carry {', '.join(sorted(extra))}, "
+                    f"got {extra!r}"
+                )
+            return
+        for name, value in (
+            ("user_id", self.user_id),
+            ("feature", self.feature),
+            ("credit_type", self.credit_type),
+        ):
+            if value is None:
+                raise ValidationError(f"{self.kind} entry {self.entry_id!r} needs a {name}")
+        if self.kind is EntryKind.REVERSAL and self.reverses is None:
+            raise ValidationError(f"reversal {self.entry_id!r} must name the entry it reverses")
+        if self.kind is EntryKind.USAGE and self.reverses is not None:
+            raise ValidationError(
+                f"usage {self.entry_id!r} cannot reverse another entry, got {self.reverses!r}"
+            )
+
+    @property
+    def usage_delta(self) -> int:
+        """What this entry adds to ``used``: +amount, -amount, or 0 for grants."""
+        if self.kind is EntryKind.USAGE:
+            return self.amount
+        if self.kind is EntryKind.REVERSAL:
+            return -self.amount
+        return 0
+
+    def same_payload(self, other: LedgerEntry) -> bool:
+        """True when ``other`` records the same fact (``recorded_at`` aside)."""
+        return (
+            self.team_id == other.team_id
+            and self.entry_id == other.entry_id
+            and self.kind is other.kind
+            and self.user_id == other.user_id
+            and self.group_id == other.group_id
+            and self.feature == other.feature
+            and self.credit_type == other.credit_type
+            and self.amount == other.amount
+            and self.occurred_at == other.occurred_at
+            and self.reverses == other.reverses
+        )

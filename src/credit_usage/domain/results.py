@@ -1,0 +1,332 @@
+"""What the reads return -- snapshots, member usage and reports -- and how they are built.
+
+The builders are pure: they take a team's members and groups and the
+:class:`~credit_usage.domain.aggregate.UsageCell` values storage summed for a
+period, and lay them out the way an Admin reads them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from attrs import frozen
+
+from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.cycles import Cycle, DateRange
+from credit_usage.domain.model import Feature, Group, Member, Role, Team
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "GroupUsage",
+    "LongRow",
+    "MemberUsage",
+    "Report",
+    "ReportRow",
+    "Snapshot",
+    "build_member_usage",
+    "build_report_rows",
+    "snapshot_members",
+]
+
+
+def _zero_features() -> dict[Feature, int]:
+    return dict.fromkeys(Feature, 0)
+
+
+@frozen(kw_only=True)
+class MemberUsage:
+    """One member's usage in a period, as a row of the Analytics table.
+
+    ``limit`` is the credits of the member's user-scope, all-types limit (or
+    ``None``); ``limit_remaining`` what is left of it in the cycle.
+    """
+
+    user_id: str
+    name: str
+    email: str
+    role: Role
+    group_id: str | None
+    used: int
+    by_feature: dict[Feature, int]
+    by_credit_type: dict[str, int]
+    limit: int | None = None
+    limit_remaining: int | None = None
+
+
+@frozen(kw_only=True)
+class Snapshot:
+    """The live Analytics view of the current billing cycle.
+
+    ``total_credits``, ``used`` and ``remaining`` cover the whole cycle so far;
+    ``members`` covers ``date_range`` (the whole cycle when it is ``None``).
+    """
+
+    team_id: str
+    cycle: Cycle
+    date_range: DateRange | None
+    total_credits: int
+    used: int
+    remaining: int
+    members: list[MemberUsage]
+
+
+@frozen(kw_only=True)
+class ReportRow:
+    """One member x group at the time of use x credit type, with per-feature columns."""
+
+    user_id: str
+    name: str
+    email: str
+    group_id: str | None
+    group_name: str
+    role: Role
+    credit_type: str
+    by_feature: dict[Feature, int]
+    total: int
+
+
+@frozen(kw_only=True)
+class LongRow:
+    """One non-zero cell of a report in tidy (long) form."""
+
+    user_id: str
+    name: str
+    email: str
+    group_id: str | None
+    group_name: str
+    feature: Feature
+    credit_type: str
+    credits: int
+
+
+@frozen(kw_only=True)
+class GroupUsage:
+    """A group's usage in a report; members with no group are under ``group_id=None``."""
+
+    group_id: str | None
+    name: str
+    total: int
+    by_feature: dict[Feature, int]
+    by_credit_type: dict[str, int]
+
+
+@frozen(kw_only=True)
+class Report:
+    """Usage of a team for any period, one :class:`ReportRow` per member x group x credit type."""
+
+    team_id: str
+    period: DateRange
+    rows: list[ReportRow]
+
+    @property
+    def total(self) -> int:
+        """Net credits used by the whole team in the period."""
+        return sum(row.total for row in self.rows)
+
+    def by_group(self) -> list[GroupUsage]:
+        """Totals per group (by name; members without a group first, named "")."""
+        groups: dict[str | None, GroupUsage] = {}
+        for row in self.rows:
+            usage = groups.get(row.group_id)
+            if usage is None:
+                usage = groups[row.group_id] = GroupUsage(
+                    group_id=row.group_id,
+                    name=row.group_name,
+                    total=0,
+                    by_feature=_zero_features(),
+                    by_credit_type={},
+                )
+            for feature, credits in row.by_feature.items():
+                usage.by_feature[feature] += credits
+            usage.by_credit_type[row.credit_type] = (
+                usage.by_credit_type.get(row.credit_type, 0) + row.total
+            )
+        return sorted(
+            (
+                GroupUsage(
+                    group_id=g.group_id,
+                    name=g.name,
+                    total=sum(g.by_feature.values()),
+                    by_feature=g.by_feature,
+                    by_credit_type=dict(sorted(g.by_credit_type.items())),
+                )
+                for g in groups.values()
+            ),
+            key=lambda g: (g.name, g.group_id or ""),
+        )
+
+    def long_rows(self) -> list[LongRow]:
+        """The non-zero cells in tidy form, in the report's order, features in enum order."""
+        return [
+            LongRow(
+                user_id=row.user_id,
+                name=row.name,
+                email=row.email,
+                group_id=row.group_id,
+                group_name=row.group_name,
+                feature=feature,
+                credit_type=row.credit_type,
+                credits=credits,
+            )
+            for row in self.rows
+            for feature, credits in row.by_feature.items()
+            if credits
+        ]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The wide rows as a :class:`pandas.DataFrame` (needs the ``pandas`` extra).
+
+        Raises:
+            ImportError: pandas is not installed; the message says how to install it.
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "Report.to_dataframe() needs pandas; install it with "
+                "pip install 'credit_usage[pandas]'"
+            ) from None
+        columns = ["user_id", "name", "email", "group_id", "group", "role", "credit_type"]
+        columns += [feature.label for feature in Feature] + ["total"]
+        records: list[list[Any]] = [
+            [
+                row.user_id,
+                row.name,
+                row.email,
+                row.group_id,
+                row.group_name,
+                row.role.value,
+                row.credit_type,
+                *(row.by_feature[feature] for feature in Feature),
+                row.total,
+            ]
+            for row in self.rows
+        ]
+        return pd.DataFrame.from_records(records, columns=columns)
+
+
+def build_member_usage(
+    member: Member,
+    cells: Iterable[UsageCell],
+    credit_types: Iterable[str],
+    *,
+    limit: int | None = None,
+    used_in_cycle: int = 0,
+) -> MemberUsage:
+    """A member's :class:`MemberUsage` from their cells (other users' cells are ignored)."""
+    by_feature = _zero_features()
+    by_type = dict.fromkeys(credit_types, 0)
+    for cell in cells:
+        if cell.user_id != member.user_id:
+            continue
+        by_feature[cell.feature] += cell.credits
+        by_type[cell.credit_type] = by_type.get(cell.credit_type, 0) + cell.credits
+    return MemberUsage(
+        user_id=member.user_id,
+        name=member.name,
+        email=member.email,
+        role=member.role,
+        group_id=member.group_id,
+        used=sum(by_feature.values()),
+        by_feature=by_feature,
+        by_credit_type=by_type,
+        limit=limit,
+        limit_remaining=None if limit is None else max(0, limit - used_in_cycle),
+    )
+
+
+def _cells_by_user(cells: Iterable[UsageCell]) -> dict[str, list[UsageCell]]:
+    by_user: defaultdict[str, list[UsageCell]] = defaultdict(list)
+    for cell in cells:
+        by_user[cell.user_id].append(cell)
+    return by_user
+
+
+def snapshot_members(
+    team: Team,
+    members: Iterable[Member],
+    cells: Iterable[UsageCell],
+    *,
+    limits: Mapping[str, int] | None = None,
+    used_in_cycle: Mapping[str, int] | None = None,
+) -> list[MemberUsage]:
+    """The Analytics table: active members, plus deactivated ones who used credits.
+
+    Sorted by ``used`` descending, then name, then user id.
+    """
+    limits = limits or {}
+    used_in_cycle = used_in_cycle or {}
+    by_user = _cells_by_user(cells)
+    rows = []
+    for member in members:
+        usage = build_member_usage(
+            member,
+            by_user.get(member.user_id, ()),
+            team.credit_types,
+            limit=limits.get(member.user_id),
+            used_in_cycle=used_in_cycle.get(member.user_id, 0),
+        )
+        if member.active or usage.used:
+            rows.append(usage)
+    rows.sort(key=lambda u: (-u.used, u.name, u.user_id))
+    return rows
+
+
+def build_report_rows(
+    team: Team,
+    members: Iterable[Member],
+    groups: Mapping[str, Group],
+    cells: Iterable[UsageCell],
+) -> list[ReportRow]:
+    """The wide report rows for a period's cells.
+
+    Every active member and every member with usage appears; each gets a row
+    for every declared credit type (a zero row under their current group
+    when they did not use it) and for any other type they used. Rows are
+    ordered by group name, member name, user id and credit type.
+    """
+    members_by_id = {m.user_id: m for m in members}
+    cells_by_row: defaultdict[tuple[str, str | None, str], dict[Feature, int]] = defaultdict(
+        _zero_features
+    )
+    for cell in cells:
+        if cell.credits and cell.user_id in members_by_id:
+            cells_by_row[(cell.user_id, cell.group_id, cell.credit_type)][cell.feature] += (
+                cell.credits
+            )
+    used_types: defaultdict[str, set[str]] = defaultdict(set)
+    for user_id, _, credit_type in cells_by_row:
+        used_types[user_id].add(credit_type)
+    for member in members_by_id.values():
+        if not member.active and member.user_id not in used_types:
+            continue
+        for credit_type in team.credit_types:
+            if credit_type not in used_types[member.user_id]:
+                cells_by_row[(member.user_id, member.group_id, credit_type)] = _zero_features()
+
+    def group_name(group_id: str | None) -> str:
+        group = groups.get(group_id) if group_id is not None else None
+        return group.name if group is not None else ""
+
+    rows = []
+    for (user_id, group_id, credit_type), by_feature in cells_by_row.items():
+        member = members_by_id[user_id]
+        rows.append(
+            ReportRow(
+                user_id=user_id,
+                name=member.name,
+                email=member.email,
+                group_id=group_id,
+                group_name=group_name(group_id),
+                role=member.role,
+                credit_type=credit_type,
+                by_feature=by_feature,
+                total=sum(by_feature.values()),
+            )
+        )
+    rows.sort(key=lambda r: (r.group_name, r.group_id or "", r.name, r.user_id, r.credit_type))
+    return rows

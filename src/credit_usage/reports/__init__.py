@@ -1,0 +1,1 @@
+"""Turning results into files people open: CSV today, email later."""

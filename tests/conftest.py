@@ -1,0 +1,132 @@
+"""Shared fixtures: storages to run against, a controllable clock, a seeded team.
+
+The ``storage`` fixture is parametrized over every storage the project ships.
+SQL storages are added by ``tests/databases.py``; PostgreSQL and MariaDB skip
+with a reason when their server is unreachable, and fail instead when
+``CREDIT_USAGE_REQUIRE_DATABASES=1`` (set by ``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from credit_usage import (
+    BillingSchedule,
+    CreditUsage,
+    Group,
+    InMemoryStorage,
+    Member,
+    Storage,
+    Team,
+)
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+StorageFactory = Callable[[], Storage]
+
+#: Every storage kind the service suite runs on, in order.
+STORAGE_KINDS = ["memory"]
+
+
+def _storage_factories(request: pytest.FixtureRequest) -> Iterator[StorageFactory]:
+    kind = request.param
+    if kind == "memory":
+        yield InMemoryStorage
+        return
+    from tests.databases import sql_storage_factory  # noqa: PLC0415
+
+    yield from sql_storage_factory(kind, request)
+
+
+@pytest.fixture(params=STORAGE_KINDS)
+def make_storage(request: pytest.FixtureRequest) -> Iterator[StorageFactory]:
+    """A factory of empty storages of one kind; each call gives a fresh one."""
+    yield from _storage_factories(request)
+
+
+@pytest.fixture
+def storage(make_storage: StorageFactory) -> Storage:
+    return make_storage()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+#: "Today" in the tests: inside the cycle that starts 2026-11-15.
+NOW = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def app(storage: Storage, clock: Clock) -> CreditUsage:
+    return CreditUsage(storage=storage, clock=clock)
+
+
+def make_team(**overrides: object) -> Team:
+    fields: dict[str, object] = {
+        "team_id": "acme",
+        "name": "Acme",
+        "plan": "pro",
+        "billing": BillingSchedule(anchor=date(2025, 1, 15)),
+        "credits_per_cycle": 10_000,
+        "timezone": "UTC",
+        "credit_types": ("email", "phone"),
+    }
+    fields.update(overrides)
+    return Team(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def team(app: CreditUsage) -> Team:
+    """Team "acme" on Pro: admin Ada, manager Max, members Mia (Sales) and Noa (Support)."""
+    team = app.create_team(make_team())
+    app.add_group(Group(team_id="acme", group_id="sales", name="Sales EMEA"))
+    app.add_group(Group(team_id="acme", group_id="support", name="Support"))
+    for user_id, name, role, group in (
+        ("ada", "Ada", "admin", None),
+        ("max", "Max", "manager", None),
+        ("mia", "Mia", "member", "sales"),
+        ("noa", "Noa", "member", "support"),
+    ):
+        app.add_member(
+            Member(
+                team_id="acme",
+                user_id=user_id,
+                name=name,
+                email=f"{user_id}@acme.test",
+                role=role,
+                group_id=group,
+            )
+        )
+    return team
