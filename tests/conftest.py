@@ -50,7 +50,7 @@ def _storage_factories(request: pytest.FixtureRequest) -> Iterator[StorageFactor
     if kind == "memory":
         yield InMemoryStorage
         return
-    from tests.databases import sql_storage_factory  # noqa: PLC0415
+    from tests.databases import sql_storage_factory
 
     yield from sql_storage_factory(kind, request)
 
