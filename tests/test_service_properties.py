@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,9 +18,10 @@ from credit_usage import (
     Group,
     LedgerEntry,
     Member,
+    Storage,
     aggregate,
 )
-from tests.conftest import NOW, Clock, StorageFactory, make_team
+from tests.conftest import NOW, Clock, make_team
 
 USERS = ["ada", "bea", "cy", "dov"]
 GROUPS = [None, "g1", "g2"]
@@ -69,29 +72,36 @@ def ledgers(draw: st.DrawFn) -> list[LedgerEntry]:
     return entries + reversals
 
 
-def build(make_storage: StorageFactory, timezone: str = "UTC") -> CreditUsage:
-    app = CreditUsage(storage=make_storage(), clock=Clock(NOW))
-    app.create_team(make_team(timezone=timezone, credit_types=TYPES))
+_teams = itertools.count()
+
+
+def build(
+    storage: Storage, entries: list[LedgerEntry], timezone: str = "UTC"
+) -> tuple[CreditUsage, str, list[LedgerEntry]]:
+    """A fresh team in ``storage`` (one per example: no schema to create each time)."""
+    team_id = f"t{next(_teams)}"
+    app = CreditUsage(storage=storage, clock=Clock(NOW))
+    app.create_team(make_team(team_id=team_id, timezone=timezone, credit_types=TYPES))
     for group_id in GROUPS[1:]:
         assert group_id is not None
-        app.add_group(Group(team_id="acme", group_id=group_id, name=group_id.upper()))
+        app.add_group(Group(team_id=team_id, group_id=group_id, name=group_id.upper()))
     for user_id in USERS:
         app.add_member(
-            Member(team_id="acme", user_id=user_id, name=user_id.title(),
+            Member(team_id=team_id, user_id=user_id, name=user_id.title(),
                    email=f"{user_id}@acme.test", role="admin")
         )  # fmt: skip
-    return app
+    return app, team_id, [attrs.evolve(e, team_id=team_id) for e in entries]
 
 
 @given(entries=ledgers())
 def test_every_breakdown_sums_to_the_team_total(
-    make_storage: StorageFactory, entries: list[LedgerEntry]
+    storage: Storage, entries: list[LedgerEntry]
 ) -> None:
     """By member, group, feature and credit type, the current cycle sums to ``used``."""
-    app = build(make_storage)
+    app, team_id, entries = build(storage, entries)
     app.record_many(entries, enforce_limits=False)
-    snap = app.snapshot("ada", "acme")
-    report = app.usage_report("ada", "acme", snap.cycle)
+    snap = app.snapshot("ada", team_id)
+    report = app.usage_report("ada", team_id, snap.cycle)
     assert sum(m.used for m in snap.members) == snap.used
     assert sum(g.total for g in report.by_group()) == snap.used
     assert sum(sum(m.by_feature.values()) for m in snap.members) == snap.used
@@ -102,12 +112,12 @@ def test_every_breakdown_sums_to_the_team_total(
 
 @given(entries=ledgers(), timezone=st.sampled_from(ZONES), data=st.data())
 def test_replaying_the_ledger_equals_the_roll_ups(
-    make_storage: StorageFactory, entries: list[LedgerEntry], timezone: str, data: st.DataObject
+    storage: Storage, entries: list[LedgerEntry], timezone: str, data: st.DataObject
 ) -> None:
     """Any period's report equals a pure aggregation of the entries on those local days."""
-    app = build(make_storage, timezone)
+    app, team_id, entries = build(storage, entries, timezone)
     app.record_many(entries, enforce_limits=False)
-    team = app.get_team("acme")
+    team = app.get_team(team_id)
     first = data.draw(st.dates(date(2026, 9, 1), date(2026, 11, 30)))
     last = data.draw(st.dates(first, date(2026, 12, 5)))
     period = DateRange(first=first, last=last)
@@ -115,7 +125,7 @@ def test_replaying_the_ledger_equals_the_roll_ups(
         [e for e in entries if first <= team.local_day(e.occurred_at) <= last],
         by=("user_id", "group_id", "feature", "credit_type"),
     )
-    report = app.usage_report("ada", "acme", period)
+    report = app.usage_report("ada", team_id, period)
     got = Counter(
         {
             (long.user_id, long.group_id, long.feature, long.credit_type): long.credits
@@ -125,15 +135,15 @@ def test_replaying_the_ledger_equals_the_roll_ups(
     assert got == Counter({k: v for k, v in expected.items() if v})
     for cycle in team.cycles_between(EARLIEST, NOW):
         in_cycle = [e for e in entries if e.occurred_at in cycle]
-        assert app.usage_report("ada", "acme", cycle).total == sum(aggregate(in_cycle).values())
+        assert app.usage_report("ada", team_id, cycle).total == sum(aggregate(in_cycle).values())
 
 
 @given(entries=ledgers(), data=st.data())
 def test_duplicates_count_once(
-    make_storage: StorageFactory, entries: list[LedgerEntry], data: st.DataObject
+    storage: Storage, entries: list[LedgerEntry], data: st.DataObject
 ) -> None:
     """Replaying entries, in any batches and order, gives the same totals as recording once."""
-    app = build(make_storage)
+    app, team_id, entries = build(storage, entries)
     repeated = entries + data.draw(st.lists(st.sampled_from(entries))) if entries else []
     usages = [e for e in repeated if e.kind is EntryKind.USAGE]
     reversals = [e for e in repeated if e.kind is EntryKind.REVERSAL]
@@ -142,6 +152,6 @@ def test_duplicates_count_once(
         app.record_many(batch, enforce_limits=False)
     new = app.record_many(entries, enforce_limits=False)
     assert new == 0
-    snap = app.snapshot("ada", "acme")
+    snap = app.snapshot("ada", team_id)
     cycle_entries = [e for e in entries if e.occurred_at in snap.cycle]
     assert snap.used == sum(aggregate(cycle_entries).values())
