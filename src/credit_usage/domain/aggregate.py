@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
-from typing import Any
-
-from attrs import frozen
+from typing import Any, NamedTuple
 
 from credit_usage.domain.model import EntryKind, Feature, LedgerEntry
 from credit_usage.errors import ValidationError
@@ -26,9 +24,13 @@ __all__ = ["DIMENSIONS", "UsageCell", "aggregate", "sum_cells"]
 DIMENSIONS = ("user_id", "group_id", "feature", "credit_type")
 
 
-@frozen(kw_only=True)
-class UsageCell:
-    """Net credits used by one user, in one group, on one feature and credit type."""
+class UsageCell(NamedTuple):
+    """Net credits used by one user, in one group, on one feature and credit type.
+
+    A named tuple rather than an attrs class: storage returns one per
+    member x group x feature x credit type for every read, and a snapshot of a
+    large team builds tens of thousands of them.
+    """
 
     user_id: str
     group_id: str | None

@@ -300,6 +300,11 @@ def _reverses(value: str | None) -> str | None:
     return require_optional_id("reverses", value)
 
 
+# Frozen attrs classes refuse attribute assignment; object's own setter is how
+# ``LedgerEntry.trusted`` fills the slots without running ``__init__``.
+_set = object.__setattr__
+
+
 @frozen(kw_only=True)
 class LedgerEntry:
     """One append-only line of a team's credit ledger.
@@ -354,6 +359,42 @@ class LedgerEntry:
             raise ValidationError(
                 f"usage {self.entry_id!r} cannot reverse another entry, got {self.reverses!r}"
             )
+
+    @classmethod
+    def trusted(
+        cls,
+        team_id: str,
+        entry_id: str,
+        kind: EntryKind,
+        user_id: str | None,
+        group_id: str | None,
+        feature: Feature | None,
+        credit_type: str | None,
+        amount: int,
+        occurred_at: datetime,
+        recorded_at: datetime | None,
+        reverses: str | None,
+    ) -> LedgerEntry:
+        """Rebuild an entry from values that were validated when it was written.
+
+        For storage adapters reading their own rows back: it skips the
+        validation of ``__init__``, which dominates the cost of streaming a
+        million entries. The arguments must already have the right types
+        (enums as members, datetimes aware in UTC).
+        """
+        entry = object.__new__(cls)
+        _set(entry, "team_id", team_id)
+        _set(entry, "entry_id", entry_id)
+        _set(entry, "kind", kind)
+        _set(entry, "user_id", user_id)
+        _set(entry, "group_id", group_id)
+        _set(entry, "feature", feature)
+        _set(entry, "credit_type", credit_type)
+        _set(entry, "amount", amount)
+        _set(entry, "occurred_at", occurred_at)
+        _set(entry, "recorded_at", recorded_at)
+        _set(entry, "reverses", reverses)
+        return entry
 
     @property
     def usage_delta(self) -> int:
