@@ -37,6 +37,6 @@ def test_importing_the_package_connects_to_nothing() -> None:
         "import socket\n"
         "def refuse(*a, **k): raise AssertionError('network used at import time')\n"
         "socket.socket.connect = refuse\n"
-        "import credit_usage\n"
+        "import credit_usage, credit_usage.testing\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

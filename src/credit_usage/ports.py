@@ -7,7 +7,10 @@ only what is here.
 Rules every :class:`Storage` keeps:
 
 * Every method is scoped to one team; nothing of another team is read,
-  written or returned.
+  written or returned. Reads of an unknown team return ``None`` or nothing;
+  writes to one raise ``NotFoundError``.
+* Ids are exact strings (no case folding or trimming); "ordered by id" means
+  code-point order, as Python sorts ``str``.
 * Datetimes go in and come out timezone-aware (UTC is fine); dates are local
   days in the team's time zone, worked out by the domain, never by storage.
 * The ledger is append-only. :meth:`Storage.append` is the only write to it,
@@ -111,8 +114,11 @@ class Storage(Protocol):
         ``plan`` with a :class:`LedgerTransaction`, then inserts
         ``batch.entries`` and adds ``batch.daily``, ``batch.cycles`` and
         ``batch.balances`` to the stored figures. If ``plan`` raises, nothing
-        is written and the exception propagates unchanged. An entry id stored
-        twice in a team is a ``IdempotencyConflictError`` (plans check first).
+        is written and the exception propagates unchanged. ``plan`` is called
+        exactly once per append (an adapter that retries a transaction must
+        not call it again). An entry id stored twice in a team, or repeated
+        within the batch, is an ``IdempotencyConflictError`` (plans check
+        first). An unknown team is a ``NotFoundError``.
         """
         ...
 

@@ -35,11 +35,13 @@ class _TeamData:
     balances: defaultdict[BalanceKey, Balance] = attrs.Factory(lambda: defaultdict(Balance))
 
     def apply(self, batch: Batch) -> None:
+        seen: set[str] = set()
         for entry in batch.entries:
-            if entry.entry_id in self.entries:
+            if entry.entry_id in self.entries or entry.entry_id in seen:
                 raise IdempotencyConflictError(
                     f"entry id {entry.entry_id!r} is already in team {self.team.team_id!r}"
                 )
+            seen.add(entry.entry_id)
         for entry in batch.entries:
             self.entries[entry.entry_id] = entry
             if entry.kind is EntryKind.REVERSAL and entry.reverses is not None:
