@@ -7,8 +7,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {
         name
         for name, value in vars(credit_usage).items()
-        if not name.startswith("_")
-        and getattr(value, "__module__", "").startswith("credit_usage")
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("credit_usage")
     }
     assert credit_usage.__all__ == sorted(credit_usage.__all__)
     assert public <= set(credit_usage.__all__)

@@ -11,8 +11,10 @@ tuples as lists. ``from_dict(type(x), to_dict(x)) == x`` for every public value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from enum import StrEnum
+from typing import Any, TypeVar, get_args, get_origin
 
 import cattrs
 
@@ -25,6 +27,21 @@ T = TypeVar("T")
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
+    # cattrs passes str-based enums through as members (str comes before Enum
+    # in a StrEnum's MRO); plain data means their values. Result types do not
+    # convert their fields, so a plain string may stand where an enum is typed.
+    conv.register_unstructure_hook(StrEnum, _unstructure_enum)
+    # cattrs' defaults call int(value) / str(value) / bool(value): 1.5 would
+    # become 1 credit, None the name "None" and "false" True. Data of the
+    # wrong type is refused instead.
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(str, _structure_str)
+    # cattrs iterates whatever it is given: "email" would become the credit
+    # types ("e", "m", "a", "i", "l") and a dict its keys. Only lists will do.
+    conv.register_structure_hook_factory(
+        _is_homogeneous_sequence, lambda cls: _sequence_hook(conv, cls)
+    )
     conv.register_unstructure_hook(datetime, lambda dt: dt.isoformat())
     conv.register_structure_hook(datetime, lambda value, _: _parse_datetime(value))
     conv.register_unstructure_hook(date, lambda d: d.isoformat())
@@ -32,16 +49,60 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
+def _is_homogeneous_sequence(cls: Any) -> bool:
+    args = get_args(cls)
+    origin = get_origin(cls)
+    return (origin is list and len(args) == 1) or (
+        origin is tuple and len(args) == 2 and args[1] is Ellipsis
+    )
+
+
+def _sequence_hook(conv: cattrs.Converter, cls: Any) -> Callable[[Any, Any], Any]:
+    origin, item = get_origin(cls), get_args(cls)[0]
+    structure_item = conv.get_structure_hook(item)
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise ValidationError(f"expected a list, got {value!r}")
+        return origin(structure_item(v, item) for v in value)
+
+    return structure
+
+
+def _unstructure_enum(member: StrEnum | str) -> str:
+    return member.value if isinstance(member, StrEnum) else member
+
+
+def _structure_bool(value: Any, cls: type[bool]) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _structure_int(value: Any, cls: type[int]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _structure_str(value: Any, cls: type[str]) -> str:
+    # ``cls`` is ``str`` or a StrEnum (which dispatches here through its MRO).
+    if not isinstance(value, str):
+        raise ValidationError(f"expected a string, got {value!r}")
+    return cls(value)
+
+
 def _parse_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
+        parsed = value
+    elif not isinstance(value, str):
         raise ValidationError(f"expected an ISO 8601 datetime, got {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"expected an ISO 8601 datetime, got {value!r}") from None
-    if parsed.tzinfo is None:
+    else:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(f"expected an ISO 8601 datetime, got {value!r}") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValidationError(f"datetime must carry an offset, got {value!r}")
     return parsed
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from credit_usage.domain.model import Member, Plan, Role, Team
+from credit_usage.domain.validation import to_enum
 from credit_usage.errors import PermissionDeniedError, PlanNotEligibleError
 
 __all__ = ["Action", "allowed_actions", "authorize"]
@@ -37,8 +38,13 @@ _BY_ROLE: dict[Role, frozenset[Action]] = {
 _PAID = frozenset({Plan.PRO, Plan.PREMIUM, Plan.SCALE})
 
 
-def allowed_actions(role: Role, plan: Plan) -> frozenset[Action]:
-    """Every action ``role`` may take on ``plan`` (nothing on Free)."""
+def allowed_actions(role: Role | str, plan: Plan | str) -> frozenset[Action]:
+    """Every action ``role`` may take on ``plan`` (nothing on Free).
+
+    Raises:
+        ValidationError: ``role`` or ``plan`` is not one of the enum's values.
+    """
+    role, plan = to_enum(Role, role), to_enum(Plan, plan)
     return _BY_ROLE[role] if plan in _PAID else frozenset()
 
 
@@ -46,7 +52,7 @@ def authorize(
     viewer: Member | None,
     viewer_id: str,
     team: Team,
-    action: Action,
+    action: Action | str,
     *,
     subject_user_id: str | None = None,
 ) -> Member:
@@ -66,6 +72,7 @@ def authorize(
             a role without the action.
         PlanNotEligibleError: the team is on Free.
     """
+    action = to_enum(Action, action)
     if viewer is None or viewer.team_id != team.team_id:
         raise PermissionDeniedError(f"user {viewer_id!r} is not a member of team {team.team_id!r}")
     if not viewer.active:

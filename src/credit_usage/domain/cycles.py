@@ -8,8 +8,10 @@ and an annual Feb 29 anchor gives Feb 28 in common years.
 
 Cycles are half-open ``[start, end)`` in UTC. A local midnight that does not
 exist (a DST gap, as in America/Santiago) maps to the first instant after the
-gap: PEP 495 ``fold=0`` interprets the missing wall time with the offset in
-force before the transition, which lands exactly on the transition.
+gap. When the gap starts at midnight, PEP 495 ``fold=0`` (the offset in force
+before the transition) lands exactly there; when midnight falls inside a gap
+that starts earlier (Toronto, 1919-03-30 23:30 -> 00:30), ``fold=0`` would land
+after the gap's end, so the transition is searched for instead.
 """
 
 from __future__ import annotations
@@ -41,9 +43,27 @@ def _date(value: object) -> date:
     return require_date("date", value)
 
 
+_TICK = timedelta(microseconds=1)
+
+
 def local_midnight(day: date, tz: tzinfo) -> datetime:
     """The UTC instant at which ``day`` begins in ``tz`` (after any DST gap)."""
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    wall = datetime.combine(day, time(0))
+    instant = wall.replace(tzinfo=tz).astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) == wall:
+        return instant
+    # Midnight is skipped. ``fold=1`` reads it with the offset after the gap,
+    # an instant before the transition; ``instant`` is at or after it. The day
+    # begins at the first instant whose wall clock reads midnight or later.
+    before = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    after = instant
+    while after - before > _TICK:
+        middle = before + (after - before) // 2
+        if middle.astimezone(tz).replace(tzinfo=None) >= wall:
+            after = middle
+        else:
+            before = middle
+    return after
 
 
 @frozen(kw_only=True)
@@ -66,7 +86,13 @@ class DateRange:
         return (self.last - self.first).days + 1
 
     def __contains__(self, day: object) -> bool:
-        return isinstance(day, date) and self.first <= day <= self.last
+        # A datetime is a date subclass but not a calendar day (its day depends
+        # on the time zone), and comparing it with a date raises TypeError.
+        return (
+            isinstance(day, date)
+            and not isinstance(day, datetime)
+            and self.first <= day <= self.last
+        )
 
     def start(self, tz: tzinfo) -> datetime:
         """The UTC instant the range begins."""

@@ -104,7 +104,9 @@ def zone(name: str) -> ZoneInfo:
     """The IANA time zone called ``name``."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    # OSError: a name that is a directory of the zone database ("America")
+    # makes zoneinfo raise IsADirectoryError rather than ZoneInfoNotFoundError.
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise ValidationError(f"timezone must be a valid IANA zone name, got {name!r}") from None
 
 
