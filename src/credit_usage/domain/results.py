@@ -209,6 +209,40 @@ class Report:
         return pd.DataFrame.from_records(records, columns=columns)
 
 
+class _Breakdown:
+    """Per-user sums by feature and by credit type, in one pass over the cells."""
+
+    def __init__(self, cells: Iterable[UsageCell], credit_types: Iterable[str]) -> None:
+        self._types = tuple(credit_types)
+        self.by_feature: dict[str, dict[Feature, int]] = {}
+        self.by_type: dict[str, dict[str, int]] = {}
+        for user_id, _group_id, feature, credit_type, credits in cells:
+            features = self.by_feature.get(user_id)
+            if features is None:
+                features = self.by_feature[user_id] = _zero_features()
+                self.by_type[user_id] = dict.fromkeys(self._types, 0)
+            features[feature] += credits
+            types = self.by_type[user_id]
+            types[credit_type] = types.get(credit_type, 0) + credits
+
+    def usage(
+        self, member: Member, *, limit: int | None = None, used_in_cycle: int = 0
+    ) -> MemberUsage:
+        by_feature = self.by_feature.get(member.user_id) or _zero_features()
+        return MemberUsage(
+            user_id=member.user_id,
+            name=member.name,
+            email=member.email,
+            role=member.role,
+            group_id=member.group_id,
+            used=sum(by_feature.values()),
+            by_feature=by_feature,
+            by_credit_type=self.by_type.get(member.user_id) or dict.fromkeys(self._types, 0),
+            limit=limit,
+            limit_remaining=None if limit is None else max(0, limit - used_in_cycle),
+        )
+
+
 def build_member_usage(
     member: Member,
     cells: Iterable[UsageCell],
@@ -218,32 +252,8 @@ def build_member_usage(
     used_in_cycle: int = 0,
 ) -> MemberUsage:
     """A member's :class:`MemberUsage` from their cells (other users' cells are ignored)."""
-    by_feature = _zero_features()
-    by_type = dict.fromkeys(credit_types, 0)
-    for cell in cells:
-        if cell.user_id != member.user_id:
-            continue
-        by_feature[cell.feature] += cell.credits
-        by_type[cell.credit_type] = by_type.get(cell.credit_type, 0) + cell.credits
-    return MemberUsage(
-        user_id=member.user_id,
-        name=member.name,
-        email=member.email,
-        role=member.role,
-        group_id=member.group_id,
-        used=sum(by_feature.values()),
-        by_feature=by_feature,
-        by_credit_type=by_type,
-        limit=limit,
-        limit_remaining=None if limit is None else max(0, limit - used_in_cycle),
-    )
-
-
-def _cells_by_user(cells: Iterable[UsageCell]) -> dict[str, list[UsageCell]]:
-    by_user: defaultdict[str, list[UsageCell]] = defaultdict(list)
-    for cell in cells:
-        by_user[cell.user_id].append(cell)
-    return by_user
+    mine = (cell for cell in cells if cell.user_id == member.user_id)
+    return _Breakdown(mine, credit_types).usage(member, limit=limit, used_in_cycle=used_in_cycle)
 
 
 def snapshot_members(
@@ -260,13 +270,11 @@ def snapshot_members(
     """
     limits = limits or {}
     used_in_cycle = used_in_cycle or {}
-    by_user = _cells_by_user(cells)
+    breakdown = _Breakdown(cells, team.credit_types)
     rows = []
     for member in members:
-        usage = build_member_usage(
+        usage = breakdown.usage(
             member,
-            by_user.get(member.user_id, ()),
-            team.credit_types,
             limit=limits.get(member.user_id),
             used_in_cycle=used_in_cycle.get(member.user_id, 0),
         )
