@@ -162,6 +162,7 @@ class TestBadInputWritesNothing:
         self, app: CreditUsage, overrides: dict[str, object], error: type[Exception], message: str
     ) -> None:
         """Each kind of bad input raises its typed error naming the value, and writes nothing."""
+        overrides = dict(overrides)  # the parametrized dict is shared by every storage
         entry_id = str(overrides.pop("entry_id", "e1"))
         with pytest.raises(error, match=message):
             use(app, entry_id, **overrides)
