@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date
-from typing import NamedTuple, TypeVar
+from datetime import date, datetime
+from typing import Any, NamedTuple, TypeVar
 
 from attrs import frozen
 
@@ -105,36 +105,51 @@ class Batch:
         original's cycle and day and nets out there.
         """
         entries = tuple(entries)
-        daily: defaultdict[DayKey, int] = defaultdict(int)
-        counters: defaultdict[CycleKey, int] = defaultdict(int)
-        balances: defaultdict[BalanceKey, Balance] = defaultdict(Balance)
+        # Hot path (bulk imports): first net every entry into one cell per
+        # (cycle, day, user, group, feature, credit type) with plain tuples and
+        # enum members held in locals, then derive the keyed figures per cell.
+        grant_kind, usage_kind = EntryKind.GRANT, EntryKind.USAGE
         tz = team.tz
         cycle_of = _CycleCache(team)
+        # Entries were validated on construction: a usage or reversal has a user,
+        # a feature and a credit type, so the cell's fields are never None.
+        cells: dict[tuple[Any, ...], int] = {}
+        granted: dict[date, int] = {}
         for entry in entries:
-            cycle = cycle_of(entry)
-            if entry.kind is EntryKind.GRANT:
-                key = team_key(cycle)
-                balances[key] = balances[key].plus(granted=entry.amount)
+            at = entry.occurred_at
+            cycle = cycle_of(at)
+            kind = entry.kind
+            if kind is grant_kind:
+                granted[cycle] = granted.get(cycle, 0) + entry.amount
                 continue
-            delta = entry.usage_delta
-            assert entry.user_id is not None
-            assert entry.feature is not None
-            assert entry.credit_type is not None
-            day = entry.occurred_at.astimezone(tz).date()
-            dims = (entry.user_id, entry.group_id, entry.feature, entry.credit_type)
-            daily[DayKey(day, *dims)] += delta
-            counters[CycleKey(cycle, *dims)] += delta
-            keys = [
-                team_key(cycle),
-                BalanceKey(cycle, "user", entry.user_id, ALL_TYPES),
-                BalanceKey(cycle, "user", entry.user_id, entry.credit_type),
-            ]
-            if entry.group_id is not None:
-                keys.append(BalanceKey(cycle, "group", entry.group_id, ALL_TYPES))
-                keys.append(BalanceKey(cycle, "group", entry.group_id, entry.credit_type))
-            for key in keys:
-                balances[key] = balances[key].plus(used=delta)
-        return cls(entries, dict(daily), dict(counters), dict(balances))
+            cell = (
+                cycle,
+                at.astimezone(tz).date(),
+                entry.user_id,
+                entry.group_id,
+                entry.feature,
+                entry.credit_type,
+            )
+            delta = entry.amount if kind is usage_kind else -entry.amount
+            cells[cell] = cells.get(cell, 0) + delta
+
+        daily: defaultdict[DayKey, int] = defaultdict(int)
+        counters: defaultdict[CycleKey, int] = defaultdict(int)
+        used: defaultdict[tuple[date, str, str, str], int] = defaultdict(int)
+        for (cycle, day, user_id, group_id, feature, credit_type), delta in cells.items():
+            daily[DayKey(day, user_id, group_id, feature, credit_type)] += delta
+            counters[CycleKey(cycle, user_id, group_id, feature, credit_type)] += delta
+            used[(cycle, TEAM_SCOPE, "", ALL_TYPES)] += delta
+            used[(cycle, "user", user_id, ALL_TYPES)] += delta
+            used[(cycle, "user", user_id, credit_type)] += delta
+            if group_id is not None:
+                used[(cycle, "group", group_id, ALL_TYPES)] += delta
+                used[(cycle, "group", group_id, credit_type)] += delta
+        balances = {BalanceKey(*key): Balance(used=delta) for key, delta in used.items()}
+        for cycle, amount in granted.items():
+            pool = team_key(cycle)
+            balances[pool] = balances.get(pool, Balance()).plus(granted=amount)
+        return cls(entries, dict(daily), dict(counters), balances)
 
     @classmethod
     def empty(cls) -> Batch:
@@ -148,8 +163,7 @@ class _CycleCache:
         self._team = team
         self._known: list[Cycle] = []
 
-    def __call__(self, entry: LedgerEntry) -> date:
-        at = entry.occurred_at
+    def __call__(self, at: datetime) -> date:
         for cycle in self._known:
             if cycle.start <= at < cycle.end:
                 return cycle.first_day
