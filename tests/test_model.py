@@ -474,3 +474,28 @@ class TestSamePayload:
         """occurred_at is compared as an instant, whatever zone it was given in."""
         local = WHEN.astimezone(ZoneInfo("Pacific/Chatham"))
         assert usage().same_payload(usage(occurred_at=local))
+
+
+class TestTrustedConstructors:
+    """Adapters rebuild stored values without re-validating; the result is the same value."""
+
+    def test_a_trusted_member_equals_a_validated_one(self) -> None:
+        """Member.trusted gives an equal, equally hashable member."""
+        checked = Member(team_id="t", user_id="u", name="N", email="n@x.io", role="admin")
+        trusted = Member.trusted("t", "u", "N", "n@x.io", Role.ADMIN, None, True)
+        assert trusted == checked
+        assert hash(trusted) == hash(checked)
+
+    def test_a_trusted_entry_equals_a_validated_one(self) -> None:
+        """LedgerEntry.trusted gives an equal entry, still frozen."""
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        checked = LedgerEntry(
+            team_id="t", entry_id="e", kind="usage", user_id="u", group_id=None,
+            feature="api", credit_type="email", amount=3, occurred_at=at, recorded_at=at,
+        )  # fmt: skip
+        trusted = LedgerEntry.trusted(
+            "t", "e", EntryKind.USAGE, "u", None, Feature.API, "email", 3, at, at, None
+        )
+        assert trusted == checked
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            trusted.amount = 4  # type: ignore[misc]

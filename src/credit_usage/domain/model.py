@@ -190,6 +190,11 @@ def _active(value: bool) -> bool:
     return _bool("active", value)
 
 
+# Frozen attrs classes refuse attribute assignment; object's own setter is how
+# the ``trusted`` constructors fill the slots without running ``__init__``.
+_set = object.__setattr__
+
+
 @frozen(kw_only=True)
 class Team:
     """A customer team with a plan, a billing schedule and a credit pool per cycle."""
@@ -250,6 +255,32 @@ class Member:
     group_id: str | None = field(default=None, converter=_optional_group_id)
     active: bool = field(default=True, converter=_active)
 
+    @classmethod
+    def trusted(
+        cls,
+        team_id: str,
+        user_id: str,
+        name: str,
+        email: str,
+        role: Role,
+        group_id: str | None,
+        active: bool,
+    ) -> Member:
+        """Rebuild a member from values validated when it was stored (for adapters).
+
+        Skips ``__init__``'s validation: a snapshot of a large team reads
+        every member, and checking each email again is wasted work.
+        """
+        member = object.__new__(cls)
+        _set(member, "team_id", team_id)
+        _set(member, "user_id", user_id)
+        _set(member, "name", name)
+        _set(member, "email", email)
+        _set(member, "role", role)
+        _set(member, "group_id", group_id)
+        _set(member, "active", active)
+        return member
+
 
 def _subject_id(value: str) -> str:
     return require_id("subject_id", value)
@@ -298,11 +329,6 @@ def _recorded_at(value: datetime | None) -> datetime | None:
 
 def _reverses(value: str | None) -> str | None:
     return require_optional_id("reverses", value)
-
-
-# Frozen attrs classes refuse attribute assignment; object's own setter is how
-# ``LedgerEntry.trusted`` fills the slots without running ``__init__``.
-_set = object.__setattr__
 
 
 @frozen(kw_only=True)
