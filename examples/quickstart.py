@@ -1,21 +1,25 @@
 """Quickstart: a team, some usage, the Analytics snapshot and a CSV export.
 
-Run it with ``python examples/quickstart.py``.
+Run it with ``python examples/quickstart.py [DATABASE_URL]``. Without a URL it
+uses a fresh SQLite file in a temporary folder, the embedded default.
 """
 
 from __future__ import annotations
 
 import io
 import random
+import sys
+import tempfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from credit_usage import (
     BillingSchedule,
     CreditUsage,
     Group,
-    InMemoryStorage,
     Member,
     Snapshot,
+    SqlStorage,
     Team,
 )
 
@@ -77,9 +81,16 @@ def print_snapshot(snapshot: Snapshot) -> None:
         print(f"{m.name:<14}{m.role.value:<9}{m.used:>6}{f[0]:>10}{f[1]:>11}{f[2]:>6}{f[3]:>11}")
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    if argv:
+        url = argv[0]
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='credit_usage_')) / 'usage.db'}"
+    storage = SqlStorage.from_url(url)
+    storage.create_schema()
+    print(f"Storage: {storage}\n")
     now = datetime.now(UTC)
-    app = CreditUsage(storage=InMemoryStorage(), clock=lambda: now)
+    app = CreditUsage(storage=storage, clock=lambda: now)
     build_demo(app, now)
     snapshot = app.snapshot("ana", "acme")
     print_snapshot(snapshot)
@@ -90,4 +101,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -42,7 +42,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 StorageFactory = Callable[[], Storage]
 
 #: Every storage kind the service suite runs on, in order.
-STORAGE_KINDS = ["memory"]
+STORAGE_KINDS = ["memory", "sqlite", "postgres", "mariadb"]
 
 
 def _storage_factories(request: pytest.FixtureRequest) -> Iterator[StorageFactory]:

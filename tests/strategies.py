@@ -148,17 +148,21 @@ def cycles() -> st.SearchStrategy[Cycle]:
 # --- text -------------------------------------------------------------------
 
 
+#: Text any storage can hold: everything but NUL, which PostgreSQL refuses.
+STORABLE = st.characters(exclude_characters="\x00")
+
+
 def ids() -> st.SearchStrategy[str]:
-    """Identifiers: any non-empty text of at most 255 characters."""
+    """Identifiers: any non-empty text of at most 255 characters, NUL excepted."""
     return st.one_of(
-        st.text(min_size=1, max_size=24),
+        st.text(STORABLE, min_size=1, max_size=24),
         st.text(alphabet="abc-_.0123456789", min_size=255, max_size=255),
     )
 
 
 def names() -> st.SearchStrategy[str]:
     """Names: any text with something other than white space, formula starts included."""
-    return spreadsheet_text().filter(lambda text: text.strip() != "")
+    return spreadsheet_text().filter(lambda text: text.strip() != "" and "\x00" not in text)
 
 
 def emails() -> st.SearchStrategy[str]:

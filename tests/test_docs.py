@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import runpy
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,14 @@ def test_python_blocks_run(path: Path, capsys: pytest.CaptureFixture[str]) -> No
         exec(compile(block, str(path), "exec"), namespace)
 
 
-def test_quickstart_prints_a_snapshot_table(capsys: pytest.CaptureFixture[str]) -> None:
-    """examples/quickstart.py prints the cycle, the totals and a member table."""
+def test_quickstart_prints_a_snapshot_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/quickstart.py prints the cycle, the totals and a member table, on SQLite."""
+    monkeypatch.setattr(sys, "argv", ["quickstart.py"])
     runpy.run_path(str(ROOT / "examples" / "quickstart.py"), run_name="__main__")
     printed = capsys.readouterr().out
+    assert "Storage: SqlStorage('sqlite:///" in printed
     assert "Billing cycle" in printed
     assert re.search(r"Total [\d,]+ +Used [\d,]+ +Remaining [\d,]+", printed)
     assert "Ana Admin" in printed

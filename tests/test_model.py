@@ -499,3 +499,23 @@ class TestTrustedConstructors:
         assert trusted == checked
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             trusted.amount = 4  # type: ignore[misc]
+
+
+class TestValuesEveryStorageCanHold:
+    """Values the SQL backends cannot store are refused before any storage sees them."""
+
+    @pytest.mark.parametrize("field", ["user_id", "name"])
+    def test_nul_characters_are_refused(self, field: str) -> None:
+        """PostgreSQL cannot store NUL in text, so no id or name may hold it."""
+        values: dict[str, Any] = {
+            "team_id": "t", "user_id": "u", "name": "N", "email": "n@x.io", "role": "admin",
+        }  # fmt: skip
+        values[field] = "a\x00b"
+        with pytest.raises(ValidationError, match="NUL"):
+            Member(**values)
+
+    def test_amounts_beyond_a_quadrillion_are_refused(self) -> None:
+        """Amounts stay far inside 64-bit integers, so sums cannot overflow in SQL."""
+        with pytest.raises(ValidationError, match="at most 1000000000000000"):
+            make_team(credits_per_cycle=10**15 + 1)
+        assert make_team(credits_per_cycle=10**15).credits_per_cycle == 10**15

@@ -309,6 +309,7 @@ class TestRecordMany:
         app.record_many([entry("a", group_id="support")])
         (stored,) = ledger(app)
         assert stored.group_id == "support"
+        assert stored.recorded_at == NOW
 
     def test_enforces_the_pool_unless_told_not_to(self, app: CreditUsage) -> None:
         """``enforce_limits=False`` imports history beyond the pool."""

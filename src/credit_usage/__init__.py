@@ -9,6 +9,7 @@ Everything a host needs is importable from here::
 from __future__ import annotations
 
 from credit_usage.adapters.memory import InMemoryStorage
+from credit_usage.adapters.sql import SqlStorage
 from credit_usage.domain.access import Action, allowed_actions
 from credit_usage.domain.aggregate import UsageCell, aggregate, sum_cells
 from credit_usage.domain.cycles import BillingSchedule, Cycle, DateRange, Period
@@ -89,6 +90,7 @@ __all__ = [
     "ReportRow",
     "Role",
     "Snapshot",
+    "SqlStorage",
     "Storage",
     "StorageError",
     "Team",

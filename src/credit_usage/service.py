@@ -394,7 +394,7 @@ class CreditUsage:
                 )
             if entry.credit_type is not None:
                 team.require_credit_type(entry.credit_type)
-            prepared.append(entry if entry.recorded_at else attrs.evolve(entry, recorded_at=now))
+            prepared.append(entry if entry.recorded_at else entry.recorded(now))
         new_count = 0
 
         def plan(tx: LedgerTransaction) -> Batch:

@@ -422,6 +422,26 @@ class LedgerEntry:
         _set(entry, "reverses", reverses)
         return entry
 
+    def recorded(self, at: datetime) -> LedgerEntry:
+        """This entry with ``recorded_at`` set to ``at`` (an aware datetime).
+
+        The other fields were validated when this entry was built, so only
+        ``at`` is checked: bulk imports stamp every entry of a batch.
+        """
+        return LedgerEntry.trusted(
+            self.team_id,
+            self.entry_id,
+            self.kind,
+            self.user_id,
+            self.group_id,
+            self.feature,
+            self.credit_type,
+            self.amount,
+            self.occurred_at,
+            require_aware("recorded_at", at),
+            self.reverses,
+        )
+
     @property
     def usage_delta(self) -> int:
         """What this entry adds to ``used``: +amount, -amount, or 0 for grants."""

@@ -18,6 +18,9 @@ from credit_usage.errors import ValidationError
 E = TypeVar("E", bound=StrEnum)
 
 MAX_ID_LENGTH = 255
+#: The largest amount a single value may hold: sums of many such values still
+#: fit the 64-bit integers of every SQL backend.
+MAX_CREDITS = 10**15
 SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Deliberately simple: one @, no white space or control characters, a dot in
 # the domain. Deliverability is the mail server's business; header safety is ours.
@@ -45,6 +48,14 @@ def require_id(what: str, value: object) -> str:
             f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} characters, "
             f"got {value!r}"
         )
+    return _no_nul(what, value)
+
+
+def _no_nul(what: str, value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refusing it everywhere keeps every
+    # storage accepting the same values.
+    if "\x00" in value:
+        raise ValidationError(f"{what} must not contain the NUL character, got {value!r}")
     return value
 
 
@@ -56,7 +67,7 @@ def require_text(what: str, value: object) -> str:
     """Free text that must not be empty (names). Any character is allowed."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{what} must be non-empty text, got {value!r}")
-    return value
+    return _no_nul(what, value)
 
 
 def require_email(value: object) -> str:
@@ -77,6 +88,8 @@ def require_credits(what: str, value: object, *, minimum: int) -> int:
         raise ValidationError(f"{what} must be an integer, got {value!r}")
     if value < minimum:
         raise ValidationError(f"{what} must be at least {minimum}, got {value!r}")
+    if value > MAX_CREDITS:
+        raise ValidationError(f"{what} must be at most {MAX_CREDITS}, got {value!r}")
     return value
 
 
