@@ -455,15 +455,10 @@ def _entry_row(team_id: str, seq: int, entry: LedgerEntry) -> tuple[object, ...]
 
 
 def _cells(rows: Iterable[Sequence[Any]]) -> list[UsageCell]:
+    # Positional: a snapshot of a large team builds tens of thousands of cells.
+    # SUM() of a BIGINT is a DECIMAL on PostgreSQL and MariaDB, hence int().
     return [
-        UsageCell(
-            user_id=user_id,
-            group_id=group_id or None,
-            feature=_FEATURES[feature],
-            credit_type=credit_type,
-            # SUM() of a BIGINT is a DECIMAL on PostgreSQL and MariaDB.
-            credits=int(credits),
-        )
+        UsageCell(user_id, group_id or None, _FEATURES[feature], credit_type, int(credits))
         for user_id, group_id, feature, credit_type, credits in rows
     ]
 
