@@ -445,7 +445,7 @@ def postgres_version(server: str) -> str | None:
             version = conn.execute("SHOW server_version").fetchone()
             autovacuum = conn.execute("SHOW autovacuum").fetchone()
     except psycopg.Error as e:
-        print(f"PostgreSQL: skipped, cannot connect with {server!r}: {str(e).strip()}")
+        print(f"PostgreSQL: skipped, cannot connect with {server!r}: {' '.join(str(e).split())}")
         return None
     # Autovacuum's ANALYZE decides plans during a long load: say whether it runs.
     return f"{version[0] if version else '?'} (autovacuum {autovacuum[0] if autovacuum else '?'})"
