@@ -46,6 +46,9 @@ class _TeamData:
             self.entries[entry.entry_id] = entry
             if entry.kind is EntryKind.REVERSAL and entry.reverses is not None:
                 self.reversed[entry.reverses] += entry.amount
+        self._add_figures(batch)
+
+    def _add_figures(self, batch: Batch) -> None:
         for day_key, credits in batch.daily.items():
             self.daily[day_key] += credits
         for cycle_key, credits in batch.cycles.items():
@@ -59,12 +62,7 @@ class _TeamData:
         self.daily.clear()
         self.cycles.clear()
         self.balances.clear()
-        batch = Batch.of(self.team, self.entries.values())
-        for day_key, credits in batch.daily.items():
-            self.daily[day_key] += credits
-        for cycle_key, credits in batch.cycles.items():
-            self.cycles[cycle_key] += credits
-        self.balances.update(batch.balances)
+        self._add_figures(Batch.of(self.team, self.entries.values()))
 
 
 class _Transaction:
