@@ -35,6 +35,7 @@ from credit_usage import (
     Snapshot,
     Team,
 )
+from credit_usage.domain.validation import MAX_NAME_LENGTH
 
 #: Zones with the awkward cases: DST gaps at midnight (Santiago, Sao Paulo,
 #: Tehran), half-hour DST (Lord Howe), 45-minute offsets (Chatham), half-hour
@@ -148,8 +149,9 @@ def cycles() -> st.SearchStrategy[Cycle]:
 # --- text -------------------------------------------------------------------
 
 
-#: Text any storage can hold: everything but NUL, which PostgreSQL refuses.
-STORABLE = st.characters(exclude_characters="\x00")
+#: Text any storage can hold: everything but NUL, which PostgreSQL refuses, and
+#: lone surrogates, which UTF-8 cannot encode.
+STORABLE = st.characters(exclude_characters="\x00", exclude_categories=["Cs"])
 
 
 def ids() -> st.SearchStrategy[str]:
@@ -161,8 +163,23 @@ def ids() -> st.SearchStrategy[str]:
 
 
 def names() -> st.SearchStrategy[str]:
-    """Names: any text with something other than white space, formula starts included."""
-    return spreadsheet_text().filter(lambda text: text.strip() != "" and "\x00" not in text)
+    """Names: any storable text with something other than white space, formula starts included."""
+    return spreadsheet_text().filter(
+        lambda text: (
+            text.strip() != ""
+            and "\x00" not in text
+            and len(text) <= MAX_NAME_LENGTH
+            and _encodes_as_utf8(text)
+        )
+    )
+
+
+def _encodes_as_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def emails() -> st.SearchStrategy[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from credit_usage import BillingSchedule, Cycle, DateRange, Period, ValidationError
+from credit_usage.domain.validation import EARLIEST_DAY, LATEST_DAY
 from tests.conftest import make_team
 from tests.strategies import (
     aware_instants,
@@ -24,6 +26,11 @@ from tests.strategies import (
 
 #: The smallest step of a datetime: "just before" an instant.
 TICK = timedelta(microseconds=1)
+DAY = timedelta(days=1)
+#: The supported days, as messages name them.
+SPAN = re.escape("0002-01-01..9997-12-31")
+#: The furthest offsets from UTC (+14, -12), and a zone with DST.
+EDGE_ZONES = ("Pacific/Kiritimati", "Etc/GMT-14", "Etc/GMT+12", "America/New_York")
 
 
 def expected_first_day(schedule: BillingSchedule, k: int) -> date:
@@ -376,3 +383,127 @@ class TestDateRange:
         assert date_range.start(new_york) == utc(2026, 1, 1, 5)
         assert date_range.end(new_york) == utc(2026, 2, 1, 5)
         assert str(date_range) == "2026-01-01..2026-01-31"
+
+
+class TestSupportedDays:
+    """Days 0002-01-01 to 9997-12-31 work in every zone; beyond them, a ValidationError."""
+
+    @pytest.mark.parametrize(
+        ("first", "last", "named"),
+        [
+            (date.min, date.max, "first"),
+            (date(2024, 1, 1), date.max, "last"),
+            (EARLIEST_DAY - DAY, EARLIEST_DAY, "first"),
+            (LATEST_DAY, LATEST_DAY + DAY, "last"),
+        ],
+    )
+    def test_a_range_beyond_the_supported_days_is_refused_naming_the_day_and_span(
+        self, first: date, last: date, named: str
+    ) -> None:
+        """A range reaching outside the span is refused, naming the bound at fault."""
+        with pytest.raises(ValidationError, match=f"{named} must be a day from {SPAN}"):
+            DateRange(first=first, last=last)
+
+    @pytest.mark.parametrize("name", EDGE_ZONES)
+    def test_a_range_of_all_supported_days_starts_and_ends_in_any_zone(self, name: str) -> None:
+        """Every supported day begins and ends at a representable instant, even at UTC+14/-12."""
+        tz = ZoneInfo(name)
+        everything = DateRange(first=EARLIEST_DAY, last=LATEST_DAY)
+        assert wall(everything.start(tz), tz) == datetime.combine(EARLIEST_DAY, time(0))
+        assert wall(everything.end(tz), tz) == datetime.combine(LATEST_DAY + DAY, time(0))
+
+    @pytest.mark.parametrize("anchor", [date.min, EARLIEST_DAY - DAY, LATEST_DAY + DAY, date.max])
+    def test_an_anchor_outside_the_supported_days_is_refused(self, anchor: date) -> None:
+        """A schedule anchored outside the span is refused, naming the anchor and the span."""
+        with pytest.raises(ValidationError, match=f"anchor must be a day from {SPAN}"):
+            BillingSchedule(anchor=anchor)
+
+    @pytest.mark.parametrize("k", [10**30, -(10**30), 2**63, 100_000, -30_000])
+    @pytest.mark.parametrize("period", Period)
+    def test_a_cycle_index_beyond_the_supported_days_is_refused(
+        self, k: int, period: Period
+    ) -> None:
+        """cycle(k) and first_day(k) refuse a cycle with no supported day, naming k and the span."""
+        schedule = BillingSchedule(anchor=date(2024, 1, 31), period=period)
+        with pytest.raises(ValidationError, match=f"cycle index .*{SPAN}, got {k}"):
+            schedule.cycle(k, "UTC")
+        with pytest.raises(ValidationError, match=f"cycle index .*{SPAN}, got {k}"):
+            schedule.first_day(k)
+
+    @pytest.mark.parametrize("k", [1.5, "1", None])
+    def test_a_cycle_index_must_be_an_integer(self, k: object) -> None:
+        """A float, text or None is no cycle index."""
+        with pytest.raises(ValidationError, match=f"cycle index must be an integer, got {k!r}"):
+            BillingSchedule(anchor=date(2024, 1, 31)).cycle(k, "UTC")  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("instant", "name"),
+        [
+            (datetime(9999, 12, 31, 12, tzinfo=UTC), "UTC"),
+            (datetime(1, 1, 1, tzinfo=ZoneInfo("America/New_York")), "America/New_York"),
+            (datetime(1, 1, 1, 23, 59, tzinfo=UTC), "UTC"),
+            # In UTC still 9997-12-31, but already 9998-01-01 in Kiritimati.
+            (datetime(9997, 12, 31, 10, tzinfo=UTC), "Pacific/Kiritimati"),
+        ],
+    )
+    def test_the_cycle_of_an_instant_beyond_the_supported_days_is_refused(
+        self, instant: datetime, name: str
+    ) -> None:
+        """Instants near year 1 or 9999 (in UTC or locally) are refused naming them and the span."""
+        with pytest.raises(ValidationError, match=f"instant must fall on a day from {SPAN}"):
+            BillingSchedule(anchor=date(2024, 1, 31)).cycle_at(instant, name)
+
+    @pytest.mark.parametrize("name", EDGE_ZONES)
+    @pytest.mark.parametrize(
+        "schedule",
+        [
+            BillingSchedule(anchor=date(2024, 1, 2), period="annual"),
+            BillingSchedule(anchor=date(2024, 12, 31), period="annual"),
+            BillingSchedule(anchor=date(2024, 1, 31)),
+        ],
+        ids=["annual-jan-2", "annual-dec-31", "monthly-31"],
+    )
+    def test_the_first_and_last_supported_instants_have_their_cycle(
+        self, schedule: BillingSchedule, name: str
+    ) -> None:
+        """The cycles of both ends of the span, up to a year beyond it, are computed in any zone."""
+        tz = ZoneInfo(name)
+        everything = DateRange(first=EARLIEST_DAY, last=LATEST_DAY)
+        earliest, latest = everything.start(tz), everything.end(tz) - TICK
+        for instant in (earliest, latest):
+            cycle = schedule.cycle_at(instant, tz)
+            assert cycle.start <= instant < cycle.end
+        assert schedule.cycles_between(earliest, earliest + DAY, tz)
+        assert schedule.cycles_between(latest - DAY, latest + TICK, tz)
+        for beyond in (earliest - TICK, latest + TICK):
+            with pytest.raises(ValidationError, match=SPAN):
+                schedule.cycle_at(beyond, tz)
+
+    def test_the_annual_cycles_of_all_supported_days_tile_them(self) -> None:
+        """cycles_between over the whole span at UTC+14 gives 9,997 cycles, from year 1 on."""
+        tz = ZoneInfo("Etc/GMT-14")
+        schedule = BillingSchedule(anchor=date(2024, 1, 2), period="annual")
+        found = schedule.cycles_between(
+            datetime.combine(EARLIEST_DAY, time(0), tzinfo=UTC),
+            datetime.combine(LATEST_DAY, time(0), tzinfo=UTC),
+            tz,
+        )
+        assert found[0].first_day == date(1, 1, 2)
+        assert found[-1].first_day == date(9997, 1, 2)
+        assert len(found) == 9997
+
+    def test_an_interval_running_beyond_the_supported_days_is_refused(self) -> None:
+        """cycles_between refuses an end in year 9999 rather than overflowing."""
+        with pytest.raises(ValidationError, match=f"end must fall on a day from {SPAN}, or be"):
+            BillingSchedule(anchor=date(2024, 1, 31)).cycles_between(
+                utc(2024, 1, 1), utc(9999, 12, 31), "UTC"
+            )
+
+    def test_a_cycle_reaching_beyond_the_supported_days_has_no_date_range(self) -> None:
+        """A cycle may start before 0002-01-01; its days are then not a DateRange, refused."""
+        cycle = BillingSchedule(anchor=date(2024, 1, 2), period="annual").cycle_at(
+            utc(2, 1, 1), "UTC"
+        )
+        assert cycle.first_day == date(1, 1, 2)
+        with pytest.raises(ValidationError, match=f"first must be a day from {SPAN}"):
+            _ = cycle.date_range

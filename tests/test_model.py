@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,12 @@ from credit_usage import (
     Role,
     Team,
     ValidationError,
+)
+from credit_usage.domain.validation import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
 )
 from tests.conftest import make_team
 from tests.strategies import ZONE_NAMES, aware_instants, ledger_entries
@@ -112,6 +118,55 @@ class TestAwareDatetimes:
         assert entry.recorded_at is not None
         assert entry.recorded_at.tzinfo is UTC
         assert entry.recorded_at.utcoffset() == timedelta(0)
+
+    @pytest.mark.parametrize(
+        "instant",
+        [
+            # In the last monthly cycle of year 9999: the next one would start past date.max.
+            datetime(9999, 12, 31, 12, tzinfo=UTC),
+            datetime(1, 1, 1, tzinfo=ZoneInfo("America/New_York")),
+            datetime(1, 1, 1, 23, 59, tzinfo=UTC),
+            # Before datetime.min, or after datetime.max, once converted to UTC.
+            datetime.min.replace(tzinfo=ZoneInfo("Etc/GMT-14")),
+            datetime.max.replace(tzinfo=ZoneInfo("Etc/GMT+12")),
+            datetime.combine(EARLIEST_DAY, time(0), tzinfo=UTC) - timedelta(microseconds=1),
+            datetime.combine(LATEST_DAY + timedelta(days=1), time(0), tzinfo=UTC),
+        ],
+        ids=lambda instant: instant.isoformat(),
+    )
+    @pytest.mark.parametrize("field", ["occurred_at", "recorded_at"])
+    def test_an_instant_outside_the_supported_days_is_refused_naming_it_and_the_span(
+        self, field: str, instant: datetime
+    ) -> None:
+        """Instants whose UTC day is outside 0002-01-01..9997-12-31 are refused, never overflow."""
+        with pytest.raises(
+            ValidationError, match=rf"{field}.*0002-01-01\.\.9997-12-31.*{instant.year}"
+        ):
+            usage(**{field: instant})
+
+    def test_the_first_and_last_supported_instants_are_accepted(self) -> None:
+        """The span includes the whole of its first and last UTC days."""
+        first = datetime.combine(EARLIEST_DAY, time(0), tzinfo=UTC)
+        last = datetime.combine(LATEST_DAY, time.max, tzinfo=UTC)
+        assert usage(occurred_at=first).occurred_at == first
+        assert usage(occurred_at=last, recorded_at=last).recorded_at == last
+
+    def test_a_time_zone_whose_offset_fails_is_refused_with_its_error_as_cause(self) -> None:
+        """Whatever a custom tzinfo raises is a ValidationError naming the instant, chained."""
+        instant = datetime(2026, 3, 1, 12, tzinfo=_FailingZone())
+        with pytest.raises(ValidationError, match=r"occurred_at.*2026, 3, 1, 12") as caught:
+            usage(occurred_at=instant)
+        assert isinstance(caught.value.__cause__, ZeroDivisionError)
+
+
+class _FailingZone(tzinfo):
+    """A time zone whose offset cannot be worked out."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        raise ZeroDivisionError("no offset")
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        raise ZeroDivisionError("no offset")
 
 
 class TestCreditAmounts:
@@ -365,6 +420,32 @@ class TestMembers:
         """Formula-like names and line breaks are allowed; the CSV writer makes them safe."""
         assert member(name=name).name == name
 
+    def test_a_name_holds_at_most_1000_characters(self) -> None:
+        """Names stop at 1,000 characters, far inside MariaDB's 65,535-byte TEXT."""
+        longest = "é" * MAX_NAME_LENGTH
+        assert member(name=longest).name == longest
+        assert Group(team_id="acme", group_id="g", name=longest).name == longest
+        assert make_team(name=longest).name == longest
+        for build in (
+            lambda name: member(name=name),
+            lambda name: Group(team_id="acme", group_id="g", name=name),
+            lambda name: make_team(name=name),
+        ):
+            with pytest.raises(
+                ValidationError, match="name must be at most 1000 characters, got 70000"
+            ):
+                build("N" * 70_000)
+            with pytest.raises(ValidationError, match="at most 1000 characters, got 1001"):
+                build("N" * (MAX_NAME_LENGTH + 1))
+
+    def test_an_email_holds_at_most_254_characters(self) -> None:
+        """An address longer than RFC 5321 allows (254 characters) is refused, naming the bound."""
+        domain = "@acme.test"
+        longest = "m" * (MAX_EMAIL_LENGTH - len(domain)) + domain
+        assert member(email=longest).email == longest
+        with pytest.raises(ValidationError, match="email must be at most 254 characters, got 255"):
+            member(email="m" + longest)
+
     @pytest.mark.parametrize("active", [1, 0, "yes", None])
     def test_active_is_a_boolean(self, active: object) -> None:
         """active must be True or False, not a truthy value."""
@@ -513,6 +594,37 @@ class TestValuesEveryStorageCanHold:
         values[field] = "a\x00b"
         with pytest.raises(ValidationError, match="NUL"):
             Member(**values)
+
+    @pytest.mark.parametrize(
+        ("field", "build"),
+        [
+            ("team_id", lambda v: make_team(team_id=v)),
+            ("name", lambda v: make_team(name=v)),
+            ("group_id", lambda v: Group(team_id="acme", group_id=v, name="G")),
+            ("name", lambda v: Group(team_id="acme", group_id="g", name=v)),
+            ("user_id", lambda v: member(user_id=v)),
+            ("name", lambda v: member(name=v)),
+            ("email", lambda v: member(email=f"mi{v}@acme.test")),
+            ("group_id", lambda v: member(group_id=v)),
+            ("entry_id", lambda v: usage(entry_id=v)),
+            ("user_id", lambda v: usage(user_id=v)),
+            ("group_id", lambda v: usage(group_id=v)),
+            ("reverses", lambda v: reversal(reverses=v)),
+            ("subject_id", lambda v: CreditLimit(scope="user", subject_id=v, credits=1)),
+        ],
+    )
+    @pytest.mark.parametrize("bad", ["a\ud800", "\udfff", "\ud83d\ude00"], ids=ascii)
+    def test_lone_surrogates_are_refused_naming_the_field(
+        self, field: str, build: Any, bad: str
+    ) -> None:
+        """No SQL driver encodes a lone surrogate as UTF-8, so no id, name or email may hold one."""
+        shown = re.escape(repr(bad)[1:-1])  # as the message shows it: escaped
+        with pytest.raises(ValidationError, match=f"{field} must be valid Unicode.*{shown}"):
+            build(bad)
+
+    def test_characters_beyond_the_basic_plane_are_kept(self) -> None:
+        """A real astral character (not a lone half of one) is valid Unicode and accepted."""
+        assert member(name="Zoë 😀", user_id="😀").name == "Zoë 😀"
 
     def test_amounts_beyond_a_quadrillion_are_refused(self) -> None:
         """Amounts stay far inside 64-bit integers, so sums cannot overflow in SQL."""

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from credit_usage import (
+    BillingSchedule,
     CreditUsage,
     DateRange,
     EntryKind,
@@ -21,13 +22,16 @@ from credit_usage import (
     Team,
     ValidationError,
 )
+from credit_usage.domain.ledger import MAX_LEDGER_VOLUME
+from credit_usage.domain.validation import MAX_CREDITS
+from credit_usage.testing.storage import ledger as kit_ledger
+from credit_usage.testing.storage import reads
 from tests.conftest import NOW, make_team
 
 
 def ledger(app: CreditUsage, team_id: str = "acme") -> list[LedgerEntry]:
     """Every entry of the team, from storage."""
-    far = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
-    return list(app.storage.iter_entries(team_id, *far))
+    return kit_ledger(app.storage, team_id)
 
 
 def use(app: CreditUsage, entry_id: str, amount: int = 10, **overrides: object) -> LedgerEntry:
@@ -77,7 +81,7 @@ class TestRecordUsage:
     ) -> None:
         """The group is our snapshot, not the caller's payload: a retry does not conflict."""
         first = use(app, "e1", 25)
-        mia = app.storage.get_member("acme", "mia")
+        mia = reads(app.storage, "acme").member("mia")
         assert mia is not None
         app.update_member(Member(**{**_fields(mia), "group_id": "support"}))
         assert use(app, "e1", 25) == first
@@ -122,7 +126,7 @@ class TestRecordUsage:
 
     def test_a_deactivated_member_cannot_use_credits(self, app: CreditUsage) -> None:
         """Usage by a deactivated member is refused and nothing is written."""
-        mia = app.storage.get_member("acme", "mia")
+        mia = reads(app.storage, "acme").member("mia")
         assert mia is not None
         app.update_member(Member(**{**_fields(mia), "active": False}))
         with pytest.raises(PermissionDeniedError, match="mia"):
@@ -180,7 +184,8 @@ class TestBadInputWritesNothing:
         """A team with an unknown IANA zone cannot be created."""
         with pytest.raises(ValidationError, match="Mars/Olympus"):
             make_team(team_id="other", timezone="Mars/Olympus")
-        assert app.storage.get_team("other") is None
+        with pytest.raises(NotFoundError):
+            app.get_team("other")
 
     def test_reversed_date_range(self, app: CreditUsage) -> None:
         """A range whose first day is after its last is refused."""
@@ -200,7 +205,7 @@ class TestBadInputWritesNothing:
                 Member(team_id="acme", user_id="lu", name="Lu", email="lu@acme.test",
                        role="member", group_id="legal")
             )  # fmt: skip
-        assert app.storage.get_member("acme", "lu") is None
+        assert reads(app.storage, "acme").member("lu") is None
 
     def test_duplicate_group(self, app: CreditUsage) -> None:
         """A group id can be used once per team."""
@@ -359,7 +364,7 @@ class TestGroupsAtTheTimeOfUse:
     def test_moving_a_member_does_not_rewrite_history(self, app: CreditUsage) -> None:
         """Usage before a move stays with the old group; usage after goes to the new one."""
         use(app, "before", 40)
-        mia = app.storage.get_member("acme", "mia")
+        mia = reads(app.storage, "acme").member("mia")
         assert mia is not None
         app.update_member(Member(**{**_fields(mia), "group_id": "support"}))
         use(app, "after", 15)
@@ -384,3 +389,193 @@ def test_team_is_read_not_trusted(app: CreditUsage) -> None:
     stored = app.get_team("acme")
     assert isinstance(stored, Team)
     assert stored.name == "Acme"
+
+
+@pytest.mark.usefixtures("team")
+class TestRetriesAfterAChange:
+    """A retry of a stored entry returns it, whatever changed in the team since."""
+
+    def test_a_retry_after_the_member_was_deactivated_returns_the_stored_entry(
+        self, app: CreditUsage
+    ) -> None:
+        """The member left since the spend; the host's retry still learns the spend landed."""
+        first = use(app, "e1", 7)
+        mia = reads(app.storage, "acme").member("mia")
+        assert mia is not None
+        app.update_member(Member(**{**_fields(mia), "active": False}))
+        assert use(app, "e1", 7) == first
+        assert used(app) == 7
+
+    def test_a_retry_after_the_credit_type_was_withdrawn_returns_the_stored_entry(
+        self, app: CreditUsage
+    ) -> None:
+        """The team no longer declares the entry's credit type; the retry is no error."""
+        first = use(app, "e1", 7, credit_type="phone")
+        app.update_team(make_team(credit_types=("email",)))
+        assert use(app, "e1", 7, credit_type="phone") == first
+        with pytest.raises(ValidationError, match="phone"):
+            use(app, "e2", 7, credit_type="phone")
+
+    def test_a_bulk_retry_after_a_change_counts_nothing_new(self, app: CreditUsage) -> None:
+        """record_many of entries already stored returns 0 after their member was deactivated."""
+        entries = [_usage(f"m{i}") for i in range(3)]
+        assert app.record_many(entries) == 3
+        mia = reads(app.storage, "acme").member("mia")
+        assert mia is not None
+        app.update_member(Member(**{**_fields(mia), "active": False}))
+        app.update_team(make_team(credit_types=("phone",)))
+        assert app.record_many(entries) == 0
+
+    def test_a_reversal_retry_after_the_member_was_deactivated_returns_it(
+        self, app: CreditUsage
+    ) -> None:
+        """A reversal retried after its member was deactivated returns the stored reversal."""
+        use(app, "e1", 7)
+        first = app.reverse_usage("acme", "e1", reversal_id="r1", amount=2)
+        mia = reads(app.storage, "acme").member("mia")
+        assert mia is not None
+        app.update_member(Member(**{**_fields(mia), "active": False}))
+        assert app.reverse_usage("acme", "e1", reversal_id="r1", amount=2) == first
+
+
+def _usage(entry_id: str, *, at: datetime = NOW, amount: int = 1) -> LedgerEntry:
+    return LedgerEntry(
+        team_id="acme",
+        entry_id=entry_id,
+        kind="usage",
+        user_id="mia",
+        group_id="sales",
+        feature="api",
+        credit_type="email",
+        amount=amount,
+        occurred_at=at,
+    )
+
+
+def _grant(entry_id: str, amount: int, *, at: datetime = NOW) -> LedgerEntry:
+    return LedgerEntry(
+        team_id="acme",
+        entry_id=entry_id,
+        kind="grant",
+        user_id=None,
+        group_id=None,
+        feature=None,
+        credit_type=None,
+        amount=amount,
+        occurred_at=at,
+    )
+
+
+@pytest.mark.usefixtures("team")
+class TestUsageInTheFuture:
+    """Usage dated further ahead of the clock than the tolerance is refused; the past is fine."""
+
+    def test_usage_up_to_the_tolerance_ahead_is_recorded(self, app: CreditUsage) -> None:
+        """Five minutes ahead of the clock (the default tolerance) is still accepted."""
+        use(app, "e1", 1, occurred_at=NOW + timedelta(minutes=5))
+        assert used(app) == 1
+
+    def test_usage_beyond_the_tolerance_is_refused_naming_both_instants(
+        self, app: CreditUsage
+    ) -> None:
+        """A microsecond beyond the tolerance is a ValidationError naming both instants."""
+        ahead = NOW + timedelta(minutes=5, microseconds=1)
+        with pytest.raises(ValidationError) as raised:
+            use(app, "e1", 1, occurred_at=ahead)
+        assert ahead.isoformat() in str(raised.value)
+        assert NOW.isoformat() in str(raised.value)
+        assert ledger(app) == []
+
+    def test_next_years_pool_cannot_be_spent_today(self, app: CreditUsage) -> None:
+        """The audit's case: usage dated a year ahead, by one call or in a batch, is refused."""
+        next_year = NOW + timedelta(days=365)
+        with pytest.raises(ValidationError, match="future"):
+            use(app, "e1", 1, occurred_at=next_year)
+        with pytest.raises(ValidationError, match="future"):
+            app.record_many([_usage("m1"), _usage("m2", at=next_year)])
+        assert ledger(app) == []
+
+    def test_past_usage_of_any_age_is_recorded(self, app: CreditUsage) -> None:
+        """There is no bound into the past: imports of old history are usage too."""
+        use(app, "old", 1, occurred_at=datetime(1990, 1, 1, tzinfo=UTC))
+        assert [e.entry_id for e in ledger(app)] == ["old"]
+
+    def test_the_tolerance_is_a_setting(self, app: CreditUsage) -> None:
+        """CreditUsage(future_tolerance=...) widens or narrows the window."""
+        strict = CreditUsage(app.storage, clock=app.clock, future_tolerance=timedelta(0))
+        with pytest.raises(ValidationError):
+            strict.record_usage(
+                "acme", "mia", feature="api", credit_type="email", amount=1,
+                occurred_at=NOW + timedelta(microseconds=1), entry_id="e1",
+            )  # fmt: skip
+        lenient = CreditUsage(app.storage, clock=app.clock, future_tolerance=timedelta(days=1))
+        lenient.record_usage(
+            "acme", "mia", feature="api", credit_type="email", amount=1,
+            occurred_at=NOW + timedelta(hours=23), entry_id="e2",
+        )  # fmt: skip
+
+    @pytest.mark.parametrize("tolerance", [timedelta(minutes=-1), 300, None])
+    def test_a_bad_tolerance_is_refused(self, app: CreditUsage, tolerance: object) -> None:
+        """The tolerance is a timedelta of zero or more."""
+        with pytest.raises(ValidationError, match="future_tolerance"):
+            CreditUsage(app.storage, future_tolerance=tolerance)  # type: ignore[arg-type]
+
+    def test_grants_may_be_dated_ahead(self, app: CreditUsage) -> None:
+        """A top-up for next cycle is not usage: a grant may be dated in the future."""
+        app.grant_credits(
+            "acme", amount=50, occurred_at=NOW + timedelta(days=30), entry_id="g-next"
+        )
+        assert [e.entry_id for e in ledger(app)] == ["g-next"]
+
+
+@pytest.mark.usefixtures("team")
+class TestTheLedgerVolumeBound:
+    """No team's figures can overflow 64 bits: its ledger moves at most 10**18 credits."""
+
+    def test_a_thousand_maximal_grants_are_exact_and_one_more_is_refused(
+        self, app: CreditUsage
+    ) -> None:
+        """1,000 grants of 10**15 reach the bound exactly; the next credit is refused by name."""
+        app.record_many([_grant(f"g{i}", MAX_CREDITS) for i in range(1_000)])
+        assert app.snapshot("ada", "acme").total_credits == 10_000 + 1_000 * MAX_CREDITS
+        with pytest.raises(ValidationError, match=str(MAX_LEDGER_VOLUME)):
+            app.grant_credits("acme", amount=1, occurred_at=NOW, entry_id="one-more")
+        with pytest.raises(ValidationError, match=str(MAX_LEDGER_VOLUME)):
+            use(app, "e1", 1)
+        snapshot = app.snapshot("ada", "acme")
+        assert (snapshot.total_credits, snapshot.used) == (10_000 + 1_000 * MAX_CREDITS, 0)
+        assert getattr(app.storage, "verify")("acme") == []  # noqa: B009
+
+    def test_one_batch_past_the_bound_is_refused_whole(self, app: CreditUsage) -> None:
+        """A single batch whose amounts sum past the bound writes nothing."""
+        with pytest.raises(ValidationError, match=str(MAX_LEDGER_VOLUME)):
+            app.record_many(
+                [_grant(f"g{i}", MAX_CREDITS) for i in range(1_001)], enforce_limits=False
+            )
+        assert ledger(app) == []
+
+    def test_reversals_count_towards_the_volume(self, app: CreditUsage) -> None:
+        """Usage and its reversal both move credits: each counts."""
+        app.record_many([_grant(f"g{i}", MAX_CREDITS) for i in range(999)])
+        use(app, "e1", MAX_CREDITS // 2)
+        app.reverse_usage("acme", "e1", reversal_id="r1")
+        with pytest.raises(ValidationError, match=str(MAX_LEDGER_VOLUME)):
+            app.grant_credits("acme", amount=1, occurred_at=NOW, entry_id="one-more")
+
+
+@pytest.mark.usefixtures("team")
+class TestVeryLongPeriods:
+    """A report may span every cycle the library can represent, on every storage."""
+
+    def test_a_report_over_almost_ten_thousand_years_of_cycles(self, app: CreditUsage) -> None:
+        """Monthly cycles from year 2 to 9997 (some 120,000) report usage without a hitch."""
+        app.update_team(make_team(billing=date_anchor(date(2, 1, 1))))
+        use(app, "e1", 3)
+        period = DateRange(first=date(2, 1, 1), last=date(9997, 12, 31))
+        report = app.usage_report("ada", "acme", period)
+        assert report.total == 3
+        assert sum(row.total for row in app.usage_report("ada", "acme", period).rows) == 3
+
+
+def date_anchor(anchor: date) -> BillingSchedule:
+    return BillingSchedule(anchor=anchor)

@@ -27,6 +27,7 @@ from credit_usage import (
     from_dict,
     to_dict,
 )
+from credit_usage.testing.storage import reads
 from tests.conftest import NOW, Clock, make_team
 
 
@@ -48,7 +49,7 @@ def use(
 
 
 def set_member(app: CreditUsage, user_id: str, **changes: object) -> None:
-    member = app.storage.get_member("acme", user_id)
+    member = reads(app.storage, "acme").member(user_id)
     assert member is not None
     fields = {
         "team_id": member.team_id, "user_id": member.user_id, "name": member.name,

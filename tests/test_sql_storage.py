@@ -16,7 +16,6 @@ import sqlite3
 import threading
 import time
 import tracemalloc
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -42,7 +41,8 @@ from credit_usage import (
     ValidationError,
 )
 from credit_usage.domain.ledger import Batch
-from credit_usage.ports import LedgerTransaction
+from credit_usage.ports import Decision, TeamReads
+from credit_usage.testing.storage import END_OF_TIME, START_OF_TIME, ledger, reads
 from tests.conftest import NOW, Clock, make_team
 from tests.databases import SqlStorageFactory, sql_storage_factory
 
@@ -55,9 +55,6 @@ TABLES = {
     "daily_usage",
     "cycle_usage",
     "balances",
-    "credit_limits",
-    "report_schedules",
-    "report_deliveries",
 }
 
 
@@ -121,8 +118,7 @@ def usage(entry_id: str, *, amount: int = 1, at: datetime = NOW, user: str = "mi
 
 
 def ledger_size(storage: SqlStorage, team_id: str = "acme") -> int:
-    far = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
-    return sum(1 for _ in storage.iter_entries(team_id, *far))
+    return len(ledger(storage, team_id))
 
 
 @contextmanager
@@ -197,7 +193,7 @@ class TestEveryStatementNamesOneTeam:
             app.export_csv("ada", "acme", snapshot.cycle, io.StringIO())
             app.export_ledger_csv("ada", "acme", snapshot.cycle, io.StringIO())
             app.update_team(make_team(timezone="Pacific/Auckland"))
-            assert storage.get_entry("acme", "u1") is not None
+            assert reads(storage).entry("u1") is not None
             assert storage.verify("acme") == []
             storage.rebuild("acme")
 
@@ -273,15 +269,15 @@ class TestBulkWrites:
         app.record_many([usage("taken")])
         team = app.get_team("acme")
 
-        def careless(tx: LedgerTransaction) -> Batch:
-            return Batch.of(team, [usage("fresh"), usage("taken", amount=9)])
+        def careless(tx: TeamReads) -> Decision[None]:
+            return Decision(Batch.of(team, [usage("fresh"), usage("taken", amount=9)]), None)
 
         with pytest.raises(IdempotencyConflictError, match="'taken'") as raised:
             storage.append("acme", careless)
 
         assert not isinstance(raised.value.__cause__, sa.exc.SQLAlchemyError)
         assert raised.value.__cause__ is not None
-        assert storage.get_entry("acme", "fresh") is None
+        assert reads(storage).entry("fresh") is None
         assert storage.verify("acme") == []
 
 
@@ -353,12 +349,12 @@ class TestTimeZoneChange:
         late = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
         app.record_many([usage("late", amount=4, at=late)])
         the_20th, the_21st = date(2026, 11, 20), date(2026, 11, 21)
-        assert [c.credits for c in storage.usage_on_days("acme", the_20th, the_20th)] == [4]
+        assert [c.credits for c in reads(storage).usage_on_days(the_20th, the_20th)] == [4]
 
         app.update_team(make_team(timezone="Pacific/Auckland"))
 
-        assert storage.usage_on_days("acme", the_20th, the_20th) == []
-        assert [c.credits for c in storage.usage_on_days("acme", the_21st, the_21st)] == [4]
+        assert reads(storage).usage_on_days(the_20th, the_20th) == []
+        assert [c.credits for c in reads(storage).usage_on_days(the_21st, the_21st)] == [4]
         assert storage.verify("acme") == []
 
     def test_a_new_billing_anchor_moves_usage_to_the_new_cycle(self, app: CreditUsage) -> None:
@@ -371,8 +367,9 @@ class TestTimeZoneChange:
 
         app.update_team(new)
 
-        assert [c.credits for c in storage.usage_in_cycles("acme", [date(2026, 11, 5)])] == [6]
-        assert storage.usage_in_cycles("acme", [date(2026, 10, 15)]) == []
+        new_cycle, old_cycle = date(2026, 11, 5), date(2026, 10, 15)
+        assert [c.credits for c in reads(storage).usage_in_cycles(new_cycle, new_cycle)] == [6]
+        assert reads(storage).usage_in_cycles(old_cycle, old_cycle) == []
         assert storage.verify("acme") == []
 
 
@@ -395,15 +392,16 @@ class TestSqliteFile:
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
-    def test_writes_begin_immediate_and_reads_take_no_lock(self, lite: SqlStorage) -> None:
-        """A write transaction starts with BEGIN IMMEDIATE; a read starts none."""
+    def test_writes_begin_immediate_and_reads_begin_a_snapshot(self, lite: SqlStorage) -> None:
+        """A write transaction starts with BEGIN IMMEDIATE; a read with a plain BEGIN."""
         with statements(lite.engine) as seen:
             lite.add_team(make_team())
-            lite.get_team("acme")
-        sent = [sql for sql, _ in seen]
-        assert sent[0] == "BEGIN IMMEDIATE"
-        assert sent.count("BEGIN IMMEDIATE") == 1
-        assert "BEGIN" not in sent
+        written = [sql for sql, _ in seen]
+        with statements(lite.engine) as seen:
+            reads(lite).members()
+        read = [sql for sql, _ in seen]
+        assert (written[0], written.count("BEGIN IMMEDIATE")) == ("BEGIN IMMEDIATE", 1)
+        assert (read[0], "BEGIN IMMEDIATE" in read) == ("BEGIN", False)
 
     def test_a_writer_waits_for_another_writer(self, lite: SqlStorage, tmp_path: Any) -> None:
         """While another connection holds the write lock, a write waits and then lands."""
@@ -427,7 +425,7 @@ class TestSqliteFile:
             thread.join()
             other.close()
         assert released.is_set()
-        assert [g.group_id for g in lite.list_groups("acme")] == ["sales"]
+        assert [g.group_id for g in reads(lite).groups()] == ["sales"]
 
     def test_reads_go_on_while_a_writer_holds_the_lock(
         self, lite: SqlStorage, tmp_path: Any
@@ -437,7 +435,7 @@ class TestSqliteFile:
         other = sqlite3.connect(tmp_path / "usage.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         try:
-            team = lite.get_team("acme")
+            team = reads(lite).team
         finally:
             other.execute("ROLLBACK")
             other.close()
@@ -472,7 +470,7 @@ class TestBackendErrors:
         storage = SqlStorage.from_url(url)
         try:
             with pytest.raises(StorageError, match=r"127\.0\.0\.1:1/x") as raised:
-                storage.get_team("acme")
+                reads(storage).team  # noqa: B018 - reading is the test
         finally:
             storage.engine.dispose()
         assert "secret" not in str(raised.value)
@@ -498,7 +496,7 @@ class TestBackendErrors:
         storage = SqlStorage.from_url(f"sqlite:///{tmp_path / 'empty.db'}")
         try:
             with pytest.raises(StorageError, match="read team 'acme'") as raised:
-                storage.get_team("acme")
+                reads(storage).team  # noqa: B018 - reading is the test
         finally:
             storage.engine.dispose()
         assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
@@ -553,7 +551,7 @@ class TestTablesAndPrefixes:
             one.record_many([usage("same-id", amount=3)])
             two.record_many([usage("same-id", amount=8)])
 
-            first, second = storage.get_entry("acme", "same-id"), other.get_entry("acme", "same-id")
+            first, second = reads(storage).entry("same-id"), reads(other).entry("same-id")
             assert (first and first.amount, second and second.amount) == (3, 8)
             assert one.snapshot("ada", "acme").used == 3
             assert two.snapshot("ada", "acme").used == 8
@@ -567,31 +565,39 @@ class TestTablesAndPrefixes:
         """Creating the schema again changes nothing and keeps the data."""
         storage.add_team(make_team())
         storage.create_schema()
-        assert storage.get_team("acme") == make_team()
+        assert reads(storage).team == make_team()
 
 
 class TestStreaming:
-    """iter_entries streams: a lazy generator whose memory does not grow with the ledger."""
+    """The ledger export streams: one connection while it runs, memory flat in the ledger's size."""
 
-    def test_iter_entries_is_a_generator_holding_a_connection_only_while_read(
-        self, app: CreditUsage
-    ) -> None:
-        """No connection is taken before the first entry; closing the stream gives it back."""
+    def test_an_export_holds_one_connection_only_while_it_runs(self, app: CreditUsage) -> None:
+        """export_ledger_csv checks out one connection and returns it, also when it fails."""
         seed(app)
         storage = app.storage
         assert isinstance(storage, SqlStorage)
         app.record_many([usage(f"e{i}", at=NOW - timedelta(minutes=i)) for i in range(10)])
         pool: Any = storage.engine.pool
-        far = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+        period = app.snapshot("ada", "acme").cycle
+        seen: list[int] = []
 
-        stream = storage.iter_entries("acme", *far)
+        class Watching(io.StringIO):
+            def write(self, text: str) -> int:
+                seen.append(pool.checkedout())
+                return super().write(text)
 
-        assert isinstance(stream, types.GeneratorType)
+        assert app.export_ledger_csv("ada", "acme", period, Watching()) == 10
+        assert set(seen) == {1}
         assert pool.checkedout() == 0
-        first = next(stream)
-        assert first.entry_id == "e9"
-        assert pool.checkedout() == 1
-        stream.close()
+
+        class Failing(io.StringIO):
+            def write(self, text: str) -> int:
+                if text.startswith("e5"):
+                    raise OSError("disk full")
+                return super().write(text)
+
+        with pytest.raises(OSError, match="disk full"):
+            app.export_ledger_csv("ada", "acme", period, Failing())
         assert pool.checkedout() == 0
 
     def test_memory_stays_flat_while_streaming_a_large_ledger(self, app: CreditUsage) -> None:
@@ -609,12 +615,12 @@ class TestStreaming:
                 ],
                 enforce_limits=False,
             )
-        far = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 
-        held = _peak_bytes(lambda: list(storage.iter_entries("acme", *far)))
-        streamed = _peak_bytes(
-            lambda: sum(1 for _ in storage.iter_entries("acme", *far)), expect=total
-        )
+        def count(tx: TeamReads) -> int:
+            return sum(1 for _ in tx.iter_entries(START_OF_TIME, END_OF_TIME))
+
+        held = _peak_bytes(lambda: ledger(storage))
+        streamed = _peak_bytes(lambda: storage.read("acme", count), expect=total)
 
         assert streamed < held / 3, (streamed, held)
 

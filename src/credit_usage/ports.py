@@ -4,11 +4,17 @@ A host implements these protocols without inheriting from anything of ours,
 and proves its adapter with :mod:`credit_usage.testing`. The service calls
 only what is here.
 
+**One transaction per service call.** Everything a call reads about a team
+comes from one :class:`TeamReads`, handed to the call's function by
+:meth:`Storage.read` or :meth:`Storage.append`, so a snapshot's totals and
+its member rows come from one state, and a write decides on the team,
+member, groups, stored entries and balances it reads under the team's lock.
+
 Rules every :class:`Storage` keeps:
 
 * Every method is scoped to one team; nothing of another team is read,
-  written or returned. Reads of an unknown team return ``None`` or nothing;
-  writes to one raise ``NotFoundError``.
+  written or returned. Reading or writing an unknown team raises
+  ``NotFoundError``.
 * Ids are exact strings (no case folding or trimming); "ordered by id" means
   code-point order, as Python sorts ``str``.
 * Datetimes go in and come out timezone-aware (UTC is fine); dates are local
@@ -16,7 +22,8 @@ Rules every :class:`Storage` keeps:
 * The ledger is append-only. :meth:`Storage.append` is the only write to it,
   and it is atomic: the entries and every derived figure in the batch are
   written together or not at all, under a lock that keeps other writers of
-  the same team out from the first read of the transaction to the commit.
+  the same team -- :meth:`Storage.update_team` and the member and group
+  writes included -- out from the first read of the transaction to the commit.
 * Errors of the backend are raised as :class:`~credit_usage.errors.StorageError`
   (or a more precise :class:`~credit_usage.errors.CreditUsageError`) with the
   driver's exception as ``__cause__``.
@@ -27,17 +34,53 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator
 from datetime import date, datetime
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
+
+from attrs import frozen
 
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch
 from credit_usage.domain.model import Group, LedgerEntry, Member, Team
 
-__all__ = ["LedgerTransaction", "Mailer", "Storage", "WritePlan"]
+__all__ = [
+    "Decision",
+    "Directory",
+    "Ledger",
+    "LedgerTransaction",
+    "Mailer",
+    "Query",
+    "Storage",
+    "TeamReads",
+    "WritePlan",
+]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
-class LedgerTransaction(Protocol):
-    """What a write may read inside its transaction, with the team locked."""
+class TeamReads(Protocol):
+    """What a call may read about one team, inside one transaction.
+
+    Valid only while the function it was handed to runs; every read sees the
+    same state (the team is locked when the function is a write's plan).
+    """
+
+    @property
+    def team(self) -> Team:
+        """The team, as stored when the transaction began."""
+        ...
+
+    def member(self, user_id: str) -> Member | None:
+        """The member of the team with ``user_id``, or ``None``."""
+        ...
+
+    def members(self) -> list[Member]:
+        """The team's members, deactivated ones included, ordered by ``user_id``."""
+        ...
+
+    def groups(self) -> list[Group]:
+        """The team's groups, ordered by ``group_id``."""
+        ...
 
     def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
         """The stored entries among ``entry_ids``, keyed by id (missing ids are absent)."""
@@ -47,24 +90,67 @@ class LedgerTransaction(Protocol):
         """For each id, the credits already reversed from that usage entry (0 if none)."""
         ...
 
+    def iter_entries(self, start: datetime, end: datetime) -> Iterator[LedgerEntry]:
+        """Entries with ``start <= occurred_at < end``, by ``occurred_at`` then insertion order.
+
+        Streams: memory does not grow with the number of entries. The
+        iterator is valid until the transaction ends; the storage closes it
+        then, whether or not it was read to the end.
+        """
+        ...
+
+    def usage_in_cycles(self, first: date, last: date) -> list[UsageCell]:
+        """Net usage summed over the cycles starting on ``first`` to ``last`` inclusive.
+
+        From the per-cycle counters (keyed by a cycle's first local day). One
+        cell per (user, group, feature, credit type) with non-zero credits; any order.
+        """
+        ...
+
+    def usage_on_days(self, first: date, last: date) -> list[UsageCell]:
+        """Net usage summed over local days ``first..last`` inclusive (daily roll-ups).
+
+        One cell per (user, group, feature, credit type) with non-zero credits; any order.
+        """
+        ...
+
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
         """The stored balances for ``keys`` (a key never written reads as ``Balance()``)."""
         ...
 
+    def volume(self) -> int:
+        """The credits the team's ledger has moved so far: the sum of every entry's amount.
 
-#: Decides, inside the write's transaction, what to append. It raises to
-#: refuse the write, in which case nothing is written.
-WritePlan = Callable[[LedgerTransaction], Batch]
+        Bounded by :data:`~credit_usage.domain.ledger.MAX_LEDGER_VOLUME`, so
+        that no sum of a team's figures can overflow a 64-bit integer.
+        """
+        ...
 
 
-class Storage(Protocol):
-    """Where teams, members and the ledger live.
+#: The reads of a write's plan: a :class:`TeamReads` with the team locked.
+LedgerTransaction = TeamReads
 
-    Reads of collections are ordered as each docstring says, so that every
-    adapter returns the same thing for the same data.
-    """
 
-    # -- teams, groups, members -------------------------------------------------
+@frozen
+class Decision(Generic[T_co]):
+    """What a write's plan decided: the batch to append and the call's answer."""
+
+    batch: Batch
+    result: T_co
+
+
+#: A read: computes the call's answer from one consistent :class:`TeamReads`.
+Query = Callable[[TeamReads], T]
+#: Decides, inside the write's transaction, what to append and what to answer.
+#: It raises to refuse the write, in which case nothing is written. It has no
+#: effect but its return value: an adapter may run it again when it retries
+#: a transaction the database aborted (a deadlock, a serialization failure).
+WritePlan = Callable[[TeamReads], Decision[T]]
+
+
+class Directory(Protocol):
+    """Writes of teams, groups and members."""
+
     def add_team(self, team: Team) -> None:
         """Store a new team. Raises ``AlreadyExistsError`` if its id is taken."""
         ...
@@ -78,16 +164,8 @@ class Storage(Protocol):
         """
         ...
 
-    def get_team(self, team_id: str) -> Team | None:
-        """The team, or ``None``."""
-        ...
-
     def add_group(self, group: Group) -> None:
         """Store a new group. Raises ``AlreadyExistsError`` if its id is taken in the team."""
-        ...
-
-    def list_groups(self, team_id: str) -> list[Group]:
-        """The team's groups, ordered by ``group_id``."""
         ...
 
     def add_member(self, member: Member) -> None:
@@ -98,58 +176,36 @@ class Storage(Protocol):
         """Replace a member. Raises ``NotFoundError`` if the user is not in the team."""
         ...
 
-    def get_member(self, team_id: str, user_id: str) -> Member | None:
-        """The member of ``team_id`` with ``user_id``, or ``None``."""
+
+class Ledger(Protocol):
+    """One transaction per call: reads of a team, and appends to its ledger."""
+
+    def read(self, team_id: str, query: Query[T]) -> T:
+        """Run ``query`` in one read transaction of ``team_id`` and return its answer.
+
+        Every read of the :class:`TeamReads` it gets sees one state of the
+        team; writers are not kept out. An exception of ``query`` propagates
+        unchanged. Raises ``NotFoundError`` when the team does not exist.
+        """
         ...
 
-    def list_members(self, team_id: str) -> list[Member]:
-        """The team's members, deactivated ones included, ordered by ``user_id``."""
-        ...
-
-    # -- the ledger -------------------------------------------------------------
-    def append(self, team_id: str, plan: WritePlan) -> None:
-        """Run ``plan`` in one transaction and write the batch it returns.
+    def append(self, team_id: str, plan: WritePlan[T]) -> T:
+        """Run ``plan`` with the team locked and write the batch it decides on.
 
         Opens a transaction that keeps other writers of ``team_id`` out, calls
-        ``plan`` with a :class:`LedgerTransaction`, then inserts
-        ``batch.entries`` and adds ``batch.daily``, ``batch.cycles`` and
-        ``batch.balances`` to the stored figures. If ``plan`` raises, nothing
-        is written and the exception propagates unchanged. ``plan`` is called
-        exactly once per append (an adapter that retries a transaction must
-        not call it again). An entry id stored twice in a team, or repeated
-        within the batch, is an ``IdempotencyConflictError`` (plans check
-        first). An unknown team is a ``NotFoundError``.
+        ``plan`` with a :class:`TeamReads`, then inserts ``batch.entries``,
+        adds ``batch.daily``, ``batch.cycles`` and ``batch.balances`` to the
+        stored figures and ``batch.volume`` to the team's volume, commits and
+        returns ``decision.result``. If ``plan`` raises, nothing is written and
+        the exception propagates unchanged. An entry id stored twice in a
+        team, or repeated within the batch, is an ``IdempotencyConflictError``
+        (plans check first). An unknown team is a ``NotFoundError``.
         """
         ...
 
-    def get_entry(self, team_id: str, entry_id: str) -> LedgerEntry | None:
-        """One stored entry, or ``None``."""
-        ...
 
-    def iter_entries(self, team_id: str, start: datetime, end: datetime) -> Iterator[LedgerEntry]:
-        """Entries with ``start <= occurred_at < end``, by ``occurred_at`` then insertion order.
-
-        Streams: memory does not grow with the number of entries.
-        """
-        ...
-
-    def usage_in_cycles(self, team_id: str, cycles: Collection[date]) -> list[UsageCell]:
-        """Net usage summed over the cycles starting on ``cycles`` (per-cycle counters).
-
-        One cell per (user, group, feature, credit type) with non-zero credits; any order.
-        """
-        ...
-
-    def usage_on_days(self, team_id: str, first: date, last: date) -> list[UsageCell]:
-        """Net usage summed over local days ``first..last`` inclusive (daily roll-ups).
-
-        One cell per (user, group, feature, credit type) with non-zero credits; any order.
-        """
-        ...
-
-    def get_balances(self, team_id: str, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
-        """The stored balances for ``keys``; a key never written reads as ``Balance()``."""
-        ...
+class Storage(Directory, Ledger, Protocol):
+    """Where teams, members and the ledger live: the union of the storage ports."""
 
 
 class Mailer(Protocol):

@@ -1,7 +1,8 @@
 """The in-memory storage: the reference implementation, test double and notebook backend.
 
 Thread-safe: one re-entrant lock serialises every call, so a write's checks
-and its append are atomic with respect to other threads.
+and its append are atomic with respect to other threads, and a read sees one
+state from its first look to its last.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Collection, Iterator
 from datetime import date, datetime
+from typing import TypeVar
 
 import attrs
 
@@ -17,9 +19,11 @@ from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
 from credit_usage.domain.model import EntryKind, Group, LedgerEntry, Member, Team
 from credit_usage.errors import AlreadyExistsError, IdempotencyConflictError, NotFoundError
-from credit_usage.ports import WritePlan
+from credit_usage.ports import Query, WritePlan
 
 __all__ = ["InMemoryStorage"]
+
+T = TypeVar("T")
 
 
 @attrs.define
@@ -33,6 +37,7 @@ class _TeamData:
     daily: defaultdict[DayKey, int] = attrs.Factory(lambda: defaultdict(int))
     cycles: defaultdict[CycleKey, int] = attrs.Factory(lambda: defaultdict(int))
     balances: defaultdict[BalanceKey, Balance] = attrs.Factory(lambda: defaultdict(Balance))
+    volume: int = 0
 
     def apply(self, batch: Batch) -> None:
         seen: set[str] = set()
@@ -57,17 +62,34 @@ class _TeamData:
             self.balances[balance_key] = self.balances[balance_key].plus(
                 used=delta.used, granted=delta.granted
             )
+        self.volume += batch.volume
 
     def derive_again(self) -> None:
         self.daily.clear()
         self.cycles.clear()
         self.balances.clear()
+        self.volume = 0
         self._add_figures(Batch.of(self.team, self.entries.values()))
 
 
-class _Transaction:
+class _Reads:
+    """A team's data as one call sees it: the storage's lock is held meanwhile."""
+
     def __init__(self, data: _TeamData) -> None:
         self._data = data
+
+    @property
+    def team(self) -> Team:
+        return self._data.team
+
+    def member(self, user_id: str) -> Member | None:
+        return self._data.members.get(user_id)
+
+    def members(self) -> list[Member]:
+        return sorted(self._data.members.values(), key=lambda m: m.user_id)
+
+    def groups(self) -> list[Group]:
+        return sorted(self._data.groups.values(), key=lambda g: g.group_id)
 
     def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
         entries = self._data.entries
@@ -76,8 +98,31 @@ class _Transaction:
     def reversed_totals(self, entry_ids: Collection[str]) -> dict[str, int]:
         return {i: self._data.reversed.get(i, 0) for i in entry_ids}
 
+    def iter_entries(self, start: datetime, end: datetime) -> Iterator[LedgerEntry]:
+        selected = [e for e in self._data.entries.values() if start <= e.occurred_at < end]
+        # sorted() is stable, so entries at the same instant keep insertion order.
+        selected.sort(key=lambda e: e.occurred_at)
+        return iter(selected)
+
+    def usage_in_cycles(self, first: date, last: date) -> list[UsageCell]:
+        totals: defaultdict[tuple[str, str | None, object, str], int] = defaultdict(int)
+        for key, credits in self._data.cycles.items():
+            if first <= key.cycle <= last:
+                totals[(key.user_id, key.group_id, key.feature, key.credit_type)] += credits
+        return _cells(totals)
+
+    def usage_on_days(self, first: date, last: date) -> list[UsageCell]:
+        totals: defaultdict[tuple[str, str | None, object, str], int] = defaultdict(int)
+        for key, credits in self._data.daily.items():
+            if first <= key.day <= last:
+                totals[(key.user_id, key.group_id, key.feature, key.credit_type)] += credits
+        return _cells(totals)
+
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
         return {k: self._data.balances.get(k, Balance()) for k in keys}
+
+    def volume(self) -> int:
+        return self._data.volume
 
 
 def _cells(totals: dict[tuple[str, str | None, object, str], int]) -> list[UsageCell]:
@@ -94,6 +139,9 @@ class InMemoryStorage:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._teams: dict[str, _TeamData] = {}
+
+    def __repr__(self) -> str:
+        return "InMemoryStorage()"
 
     def _data(self, team_id: str) -> _TeamData:
         data = self._teams.get(team_id)
@@ -115,11 +163,6 @@ class InMemoryStorage:
             if (old.timezone, old.billing) != (team.timezone, team.billing):
                 data.derive_again()
 
-    def get_team(self, team_id: str) -> Team | None:
-        with self._lock:
-            data = self._teams.get(team_id)
-            return None if data is None else data.team
-
     def add_group(self, group: Group) -> None:
         with self._lock:
             data = self._data(group.team_id)
@@ -128,11 +171,6 @@ class InMemoryStorage:
                     f"group {group.group_id!r} already exists in team {group.team_id!r}"
                 )
             data.groups[group.group_id] = group
-
-    def list_groups(self, team_id: str) -> list[Group]:
-        with self._lock:
-            data = self._teams.get(team_id)
-            return [] if data is None else sorted(data.groups.values(), key=lambda g: g.group_id)
 
     def add_member(self, member: Member) -> None:
         with self._lock:
@@ -152,64 +190,17 @@ class InMemoryStorage:
                 )
             data.members[member.user_id] = member
 
-    def get_member(self, team_id: str, user_id: str) -> Member | None:
+    # -- one transaction per call -------------------------------------------------
+    def read(self, team_id: str, query: Query[T]) -> T:
         with self._lock:
-            data = self._teams.get(team_id)
-            return None if data is None else data.members.get(user_id)
+            return query(_Reads(self._data(team_id)))
 
-    def list_members(self, team_id: str) -> list[Member]:
-        with self._lock:
-            data = self._teams.get(team_id)
-            return [] if data is None else sorted(data.members.values(), key=lambda m: m.user_id)
-
-    # -- the ledger -------------------------------------------------------------
-    def append(self, team_id: str, plan: WritePlan) -> None:
+    def append(self, team_id: str, plan: WritePlan[T]) -> T:
         with self._lock:
             data = self._data(team_id)
-            batch = plan(_Transaction(data))
-            data.apply(batch)
-
-    def get_entry(self, team_id: str, entry_id: str) -> LedgerEntry | None:
-        with self._lock:
-            data = self._teams.get(team_id)
-            return None if data is None else data.entries.get(entry_id)
-
-    def iter_entries(self, team_id: str, start: datetime, end: datetime) -> Iterator[LedgerEntry]:
-        with self._lock:
-            data = self._teams.get(team_id)
-            selected = (
-                []
-                if data is None
-                else [e for e in data.entries.values() if start <= e.occurred_at < end]
-            )
-        # sorted() is stable, so entries at the same instant keep insertion order.
-        selected.sort(key=lambda e: e.occurred_at)
-        return iter(selected)
-
-    def usage_in_cycles(self, team_id: str, cycles: Collection[date]) -> list[UsageCell]:
-        wanted = set(cycles)
-        totals: defaultdict[tuple[str, str | None, object, str], int] = defaultdict(int)
-        with self._lock:
-            data = self._teams.get(team_id)
-            for key, credits in ({} if data is None else data.cycles).items():
-                if key.cycle in wanted:
-                    totals[(key.user_id, key.group_id, key.feature, key.credit_type)] += credits
-        return _cells(totals)
-
-    def usage_on_days(self, team_id: str, first: date, last: date) -> list[UsageCell]:
-        totals: defaultdict[tuple[str, str | None, object, str], int] = defaultdict(int)
-        with self._lock:
-            data = self._teams.get(team_id)
-            for key, credits in ({} if data is None else data.daily).items():
-                if first <= key.day <= last:
-                    totals[(key.user_id, key.group_id, key.feature, key.credit_type)] += credits
-        return _cells(totals)
-
-    def get_balances(self, team_id: str, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
-        with self._lock:
-            data = self._teams.get(team_id)
-            stored = {} if data is None else data.balances
-            return {k: stored.get(k, Balance()) for k in keys}
+            decision = plan(_Reads(data))
+            data.apply(decision.batch)
+            return decision.result
 
     # -- maintenance ------------------------------------------------------------
     def verify(self, team_id: str) -> list[str]:
@@ -220,10 +211,13 @@ class InMemoryStorage:
         with self._lock:
             data = self._data(team_id)
             fresh = Batch.of(data.team, data.entries.values())
-            return _drift(data, fresh)
+            problems = _drift(data, fresh)
+            if data.volume != fresh.volume:
+                problems.append(f"volume: stored {data.volume}, ledger says {fresh.volume}")
+            return sorted(problems)
 
     def rebuild(self, team_id: str) -> None:
-        """Derive the roll-ups, counters and balances from the ledger again."""
+        """Derive the roll-ups, counters, balances and volume from the ledger again."""
         with self._lock:
             self._data(team_id).derive_again()
 

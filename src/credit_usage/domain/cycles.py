@@ -12,17 +12,32 @@ gap. When the gap starts at midnight, PEP 495 ``fold=0`` (the offset in force
 before the transition) lands exactly there; when midnight falls inside a gap
 that starts earlier (Toronto, 1919-03-30 23:30 -> 00:30), ``fold=0`` would land
 after the gap's end, so the transition is searched for instead.
+
+Only cycles that hold at least one supported day (``EARLIEST_DAY`` to
+``LATEST_DAY`` in :mod:`credit_usage.domain.validation`) are computed; asking
+for any other, or for the cycle of an instant outside that span, is a
+:class:`~credit_usage.errors.ValidationError`, never an overflow.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+import operator
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 from attrs import field, frozen
 from dateutil.relativedelta import relativedelta
 
-from credit_usage.domain.validation import require_aware, require_date, to_enum, zone
+from credit_usage.domain.validation import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    SUPPORTED_SPAN,
+    local_date,
+    require_aware,
+    require_day,
+    to_enum,
+    zone,
+)
 from credit_usage.errors import ValidationError
 
 __all__ = ["BillingSchedule", "Cycle", "DateRange", "Period", "local_midnight"]
@@ -39,15 +54,53 @@ def _period(value: Period | str) -> Period:
     return to_enum(Period, value)
 
 
-def _date(value: object) -> date:
-    return require_date("date", value)
+def _first(value: date) -> date:
+    return require_day("first", value)
+
+
+def _last(value: date) -> date:
+    return require_day("last", value)
+
+
+def _anchor(value: date) -> date:
+    return require_day("anchor", value)
+
+
+def _zone(tz: object) -> tzinfo:
+    """The time zone ``tz`` names (an IANA name), or ``tz`` itself if a tzinfo."""
+    if isinstance(tz, str):
+        return zone(tz)
+    if isinstance(tz, tzinfo):
+        return tz
+    raise ValidationError(f"timezone must be an IANA zone name or a tzinfo, got {tz!r}")
+
+
+def _index(k: object) -> int:
+    try:
+        return operator.index(k)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValidationError(f"cycle index must be an integer, got {k!r}") from None
 
 
 _TICK = timedelta(microseconds=1)
 
 
 def local_midnight(day: date, tz: tzinfo) -> datetime:
-    """The UTC instant at which ``day`` begins in ``tz`` (after any DST gap)."""
+    """The UTC instant at which ``day`` begins in ``tz`` (after any DST gap).
+
+    Raises :class:`ValidationError` (chained from the cause) when that
+    instant is not representable or ``tz`` fails.
+    """
+    try:
+        return _local_midnight(day, tz)
+    except Exception as exc:  # OverflowError near year 1 or 9999; a custom tzinfo
+        raise ValidationError(
+            f"the start of a day in time zone {tz} must be representable, got {day!r} "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _local_midnight(day: date, tz: tzinfo) -> datetime:
     wall = datetime.combine(day, time(0))
     instant = wall.replace(tzinfo=tz).astimezone(UTC)
     if instant.astimezone(tz).replace(tzinfo=None) == wall:
@@ -70,8 +123,8 @@ def local_midnight(day: date, tz: tzinfo) -> datetime:
 class DateRange:
     """Calendar days ``first`` to ``last``, both inclusive, in the team's time zone."""
 
-    first: date = field(converter=_date)
-    last: date = field(converter=_date)
+    first: date = field(converter=_first)
+    last: date = field(converter=_last)
 
     def __attrs_post_init__(self) -> None:
         if self.first > self.last:
@@ -94,13 +147,13 @@ class DateRange:
             and self.first <= day <= self.last
         )
 
-    def start(self, tz: tzinfo) -> datetime:
+    def start(self, tz: tzinfo | str) -> datetime:
         """The UTC instant the range begins."""
-        return local_midnight(self.first, tz)
+        return local_midnight(self.first, _zone(tz))
 
-    def end(self, tz: tzinfo) -> datetime:
+    def end(self, tz: tzinfo | str) -> datetime:
         """The UTC instant just after the range (the next day's midnight)."""
-        return local_midnight(self.last + timedelta(days=1), tz)
+        return local_midnight(self.last + timedelta(days=1), _zone(tz))
 
     def __str__(self) -> str:
         return f"{self.first.isoformat()}..{self.last.isoformat()}"
@@ -136,7 +189,7 @@ class BillingSchedule:
         datetime.date(2024, 2, 29)
     """
 
-    anchor: date = field(converter=_date)
+    anchor: date = field(converter=_anchor)
     period: Period = field(default=Period.MONTHLY, converter=_period)
 
     def _step(self, k: int) -> relativedelta:
@@ -144,16 +197,39 @@ class BillingSchedule:
             return relativedelta(months=k)
         return relativedelta(years=k)
 
-    def first_day(self, k: int) -> date:
-        """The local date cycle ``k`` begins on (clamped to the month's end)."""
+    def _unsupported(self, k: int) -> ValidationError:
+        return ValidationError(
+            f"cycle index must name a cycle holding a day from {SUPPORTED_SPAN}, got {k!r} "
+            f"({self.period} cycles from {self.anchor.isoformat()})"
+        )
+
+    def _day(self, k: int, asked: int) -> date:
+        """The day cycle ``k`` begins on, if a date can hold it (else refuse ``asked``)."""
+        if self.period is Period.MONTHLY:
+            year = self.anchor.year + (self.anchor.month - 1 + k) // 12
+        else:
+            year = self.anchor.year + k
+        if not MINYEAR <= year <= MAXYEAR:
+            raise self._unsupported(asked)
         day: date = self.anchor + self._step(k)
         return day
 
+    def _days(self, k: object) -> tuple[int, date, date]:
+        """``k``, cycle k's first day and the day after its last, if it holds a supported day."""
+        k = _index(k)
+        first, following = self._day(k, k), self._day(k + 1, k)
+        if first > LATEST_DAY or following <= EARLIEST_DAY:
+            raise self._unsupported(k)
+        return k, first, following
+
+    def first_day(self, k: int) -> date:
+        """The local date cycle ``k`` begins on (clamped to the month's end)."""
+        return self._days(k)[1]
+
     def cycle(self, k: int, tz: tzinfo | str) -> Cycle:
         """Cycle number ``k`` (0 starts at the anchor; negative is before it)."""
-        zone_ = zone(tz) if isinstance(tz, str) else tz
-        first = self.first_day(k)
-        following = self.first_day(k + 1)
+        zone_ = _zone(tz)
+        k, first, following = self._days(k)
         return Cycle(
             index=k,
             start=local_midnight(first, zone_),
@@ -164,30 +240,30 @@ class BillingSchedule:
 
     def cycle_at(self, instant: datetime, tz: tzinfo | str) -> Cycle:
         """The cycle that contains ``instant`` (an aware datetime)."""
-        instant = require_aware("instant", instant)
-        zone_ = zone(tz) if isinstance(tz, str) else tz
-        local = instant.astimezone(zone_).date()
+        zone_ = _zone(tz)
+        instant = require_aware("instant", instant, zone_)
+        local = local_date("instant", instant, zone_)
         if self.period is Period.MONTHLY:
             k = (local.year - self.anchor.year) * 12 + (local.month - self.anchor.month)
         else:
             k = local.year - self.anchor.year
         # The estimate is off by at most one either way (the anchor's day of the
         # month); walk to the cycle whose bounds hold the instant.
-        while local_midnight(self.first_day(k), zone_) > instant:
+        while local_midnight(self._day(k, k), zone_) > instant:
             k -= 1
-        while local_midnight(self.first_day(k + 1), zone_) <= instant:
+        while local_midnight(self._day(k + 1, k), zone_) <= instant:
             k += 1
         return self.cycle(k, zone_)
 
     def cycles_between(self, start: datetime, end: datetime, tz: tzinfo | str) -> list[Cycle]:
         """Every cycle that overlaps ``[start, end)``, in order."""
-        start = require_aware("start", start)
-        end = require_aware("end", end)
+        zone_ = _zone(tz)
+        start = require_aware("start", start, zone_)
+        end = require_aware("end", end, zone_, end=True)
         if start > end:
             raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}")
         if start == end:
             return []
-        zone_ = zone(tz) if isinstance(tz, str) else tz
         cycles = [self.cycle_at(start, zone_)]
         while cycles[-1].end < end:
             cycles.append(self.cycle(cycles[-1].index + 1, zone_))

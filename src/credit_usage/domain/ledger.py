@@ -23,6 +23,7 @@ from credit_usage.errors import InsufficientCreditsError, ValidationError
 
 __all__ = [
     "ALL_TYPES",
+    "MAX_LEDGER_VOLUME",
     "TEAM_SCOPE",
     "Balance",
     "BalanceKey",
@@ -31,13 +32,21 @@ __all__ = [
     "DayKey",
     "check_reversal",
     "check_team_pool",
+    "check_volume",
     "drift",
+    "team_key",
 ]
 
 #: The balance scope of the team's own pool.
 TEAM_SCOPE = "team"
 #: The credit type of a balance that counts all credit types together.
 ALL_TYPES = ""
+#: The most credits a team's ledger may move over its life (the sum of every
+#: entry's amount). Every roll-up, counter, balance and sum of them is bounded
+#: by it, so none can overflow the 64-bit integers of a SQL backend (SQLite
+#: would silently turn an overflowing sum into a float): 10**18 < 2**63 - 1
+#: with room for ``credits_per_cycle`` on top.
+MAX_LEDGER_VOLUME = 10**18
 
 
 class DayKey(NamedTuple):
@@ -90,12 +99,17 @@ def team_key(cycle: date) -> BalanceKey:
 
 @frozen
 class Batch:
-    """New ledger entries and everything they add to the derived figures."""
+    """New ledger entries and everything they add to the derived figures.
+
+    ``volume`` is the sum of the entries' amounts, whatever their kind: what
+    they add to the team's :meth:`~credit_usage.ports.TeamReads.volume`.
+    """
 
     entries: tuple[LedgerEntry, ...]
     daily: Mapping[DayKey, int]
     cycles: Mapping[CycleKey, int]
     balances: Mapping[BalanceKey, Balance]
+    volume: int = 0
 
     @classmethod
     def of(cls, team: Team, entries: Iterable[LedgerEntry]) -> Batch:
@@ -115,7 +129,9 @@ class Batch:
         # a feature and a credit type, so the cell's fields are never None.
         cells: dict[tuple[Any, ...], int] = {}
         granted: dict[date, int] = {}
+        volume = 0
         for entry in entries:
+            volume += entry.amount
             at = entry.occurred_at
             cycle = cycle_of(at)
             kind = entry.kind
@@ -149,11 +165,12 @@ class Batch:
         for cycle, amount in granted.items():
             pool = team_key(cycle)
             balances[pool] = balances.get(pool, Balance()).plus(granted=amount)
-        return cls(entries, dict(daily), dict(counters), balances)
+        return cls(entries, dict(daily), dict(counters), balances, volume)
 
     @classmethod
     def empty(cls) -> Batch:
-        return cls((), {}, {}, {})
+        """A batch that writes nothing."""
+        return cls((), {}, {}, {}, 0)
 
 
 class _CycleCache:
@@ -210,6 +227,23 @@ def check_team_pool(team: Team, batch: Batch, balances: Mapping[BalanceKey, Bala
                 f"{key.cycle.isoformat()} (total {total}, used {stored.used}), "
                 f"but {delta.used} were requested"
             )
+
+
+def check_volume(team: Team, batch: Batch, volume: int) -> None:
+    """Refuse a batch that would take the team's ledger past :data:`MAX_LEDGER_VOLUME`.
+
+    ``volume`` is the team's stored volume before the batch, read inside the
+    write's transaction.
+
+    Raises:
+        ValidationError: naming the bound, the stored volume and the batch's.
+    """
+    if volume + batch.volume > MAX_LEDGER_VOLUME:
+        raise ValidationError(
+            f"team {team.team_id!r} has moved {volume} credits; {batch.volume} more would "
+            f"exceed the bound of {MAX_LEDGER_VOLUME} credits a team's ledger may move, "
+            "which keeps every sum within 64-bit integers"
+        )
 
 
 def check_reversal(

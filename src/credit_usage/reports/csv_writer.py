@@ -2,9 +2,17 @@
 
 RFC 4180 with ``\\r\\n`` line ends, UTF-8 (``excel=True`` adds a BOM so Excel
 detects it). Rows are written as they come, so memory does not grow with their
-number. Every text cell is made safe for spreadsheets (OWASP CSV injection): a
-cell starting with ``=``, ``+``, ``-``, ``@``, tab, CR or LF gets a leading
-``'``; numbers are written as plain integers.
+number. Numbers are written as plain integers.
+
+Every text cell is made safe for spreadsheets (OWASP CSV injection): a cell
+whose first character is a formula start -- ``=``, ``+``, ``-``, ``@``, tab, CR
+or LF, or the full-width ``＝`` ``＋`` ``－`` ``＠`` (U+FF1D, U+FF0B, U+FF0D,
+U+FF20) -- gets a leading ``'``; so does one where a formula start follows a
+run of white space or invisible characters (space, no-break space, U+2000 to
+U+200A, ideographic space, zero-width space and joiners, the BOM, control and
+format characters, and the rest of Unicode's White_Space and
+Default_Ignorable_Code_Point), since spreadsheets and import tools may drop
+those. Any other text, such as ``a=b`` or ``x-y``, is written as it is.
 """
 
 from __future__ import annotations
@@ -36,20 +44,79 @@ LEDGER_HEADER = (
     "feature", "credit_type", "amount", "reverses",
 )  # fmt: skip
 
-_FORMULA_STARTS = frozenset("=+-@\t\r\n")
 BOM = "\ufeff"
+
+# The spreadsheet-safety rule: its character sets, all in this one place.
+
+#: Characters a spreadsheet reads as the start of a formula, ASCII and full-width.
+_FORMULA_STARTS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+#: First and last code point of each run of characters a formula start may hide
+#: behind: white space (Python's str.isspace), control (Cc) and format (Cf)
+#: characters, and Unicode's Default_Ignorable_Code_Point. Tab, CR and LF are
+#: not here: they are formula starts themselves.
+_INVISIBLE_RANGES = (
+    (0x0000, 0x0008),  # C0 controls before tab
+    (0x000B, 0x000C),  # vertical tab, form feed
+    (0x000E, 0x0020),  # C0 controls after CR (0x1C-0x1F are white space), space
+    (0x007F, 0x00A0),  # DEL, C1 controls (NEL), no-break space
+    (0x00AD, 0x00AD),  # soft hyphen
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x0600, 0x0605),  # Arabic number signs (Cf)
+    (0x061C, 0x061C),  # Arabic letter mark
+    (0x06DD, 0x06DD),  # Arabic end of ayah (Cf)
+    (0x070F, 0x070F),  # Syriac abbreviation mark (Cf)
+    (0x0890, 0x0891),  # Arabic pound and piastre marks above (Cf)
+    (0x08E2, 0x08E2),  # Arabic disputed end of ayah (Cf)
+    (0x115F, 0x1160),  # Hangul choseong and jungseong fillers
+    (0x1680, 0x1680),  # Ogham space mark
+    (0x17B4, 0x17B5),  # Khmer inherent vowels
+    (0x180B, 0x180F),  # Mongolian variation selectors and vowel separator
+    (0x2000, 0x200F),  # en quad to hair space, zero-width space and joiners, LRM, RLM
+    (0x2028, 0x202F),  # line and paragraph separators, bidi embeddings, narrow no-break space
+    (0x205F, 0x206F),  # medium mathematical space, word joiner, invisible operators, isolates
+    (0x3000, 0x3000),  # ideographic space
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFEFF, 0xFEFF),  # zero-width no-break space (byte order mark)
+    (0xFFA0, 0xFFA0),  # half-width Hangul filler
+    (0xFFF0, 0xFFFB),  # unassigned default-ignorables, interlinear annotation controls
+    (0x110BD, 0x110BD),  # Kaithi number sign (Cf)
+    (0x110CD, 0x110CD),  # Kaithi number sign above (Cf)
+    (0x13430, 0x1343F),  # Egyptian hieroglyph format controls
+    (0x1BCA0, 0x1BCA3),  # shorthand format controls
+    (0x1D173, 0x1D17A),  # musical symbol format controls
+    (0xE0000, 0xE0FFF),  # tags, variation selectors supplement, reserved ignorables
+)
+_INVISIBLE = frozenset(
+    chr(code) for first, last in _INVISIBLE_RANGES for code in range(first, last + 1)
+)
+
+#: A cell whose first character is not one of these is safe as it is: the
+#: quick test of the ledger export's hot loop, before it calls safe_cell.
+_MAYBE_RISKY_FIRST = _FORMULA_STARTS | _INVISIBLE
 
 
 def safe_cell(text: str) -> str:
     """``text`` as a cell a spreadsheet will not run as a formula.
 
+    ``text`` gets a leading ``'`` when its first character other than white
+    space or invisible characters is a formula start (``=``, ``+``, ``-``,
+    ``@``, tab, CR, LF or a full-width ``＝＋－＠``); otherwise it is returned
+    unchanged.
+
     >>> safe_cell("=HYPERLINK(1)")
     "'=HYPERLINK(1)"
+    >>> safe_cell("\\u200b ＝1")
+    "'\\u200b ＝1"
     >>> safe_cell("Ana")
     'Ana'
+    >>> safe_cell("a=b")
+    'a=b'
     """
-    if text and text[0] in _FORMULA_STARTS:
-        return "'" + text
+    for char in text:
+        if char not in _INVISIBLE:
+            return "'" + text if char in _FORMULA_STARTS else text
     return text
 
 
@@ -135,27 +202,29 @@ def write_ledger_csv(entries: Iterable[LedgerEntry], out: TextIO, *, excel: bool
     writer = _writer(out, excel)
     writer.writerow(LEDGER_HEADER)
     writerow = writer.writerow
-    risky = _FORMULA_STARTS
+    maybe_risky, safe = _MAYBE_RISKY_FIRST, safe_cell
     count = 0
-    # The hot loop of a million-row export: the spreadsheet-safety check is
-    # inlined (same rule as safe_cell) and enum members are written as they
-    # are, since a StrEnum member is the string of its value.
+    # The hot loop of a million-row export. The spreadsheet-safety rule is
+    # safe_cell's, but only a cell whose first character may start a formula
+    # or hide one calls it; the common case, an id starting with a letter or a
+    # digit, costs a set lookup. Enum members are written as they are, since a
+    # StrEnum member is the string of its value.
     for e in entries:
         entry_id, user_id, group_id = e.entry_id, e.user_id or "", e.group_id or ""
         credit_type, reverses = e.credit_type or "", e.reverses or ""
         recorded_at = e.recorded_at
         writerow(
             (
-                "'" + entry_id if entry_id[:1] in risky else entry_id,
+                safe(entry_id) if entry_id[:1] in maybe_risky else entry_id,
                 e.kind,
                 e.occurred_at.isoformat(),
                 recorded_at.isoformat() if recorded_at else "",
-                "'" + user_id if user_id[:1] in risky else user_id,
-                "'" + group_id if group_id[:1] in risky else group_id,
+                safe(user_id) if user_id[:1] in maybe_risky else user_id,
+                safe(group_id) if group_id[:1] in maybe_risky else group_id,
                 e.feature or "",
-                "'" + credit_type if credit_type[:1] in risky else credit_type,
+                safe(credit_type) if credit_type[:1] in maybe_risky else credit_type,
                 e.amount,
-                "'" + reverses if reverses[:1] in risky else reverses,
+                safe(reverses) if reverses[:1] in maybe_risky else reverses,
             )
         )
         count += 1

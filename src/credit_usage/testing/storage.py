@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,7 +55,7 @@ from credit_usage.errors import (
     InsufficientCreditsError,
     NotFoundError,
 )
-from credit_usage.ports import LedgerTransaction, Storage, WritePlan
+from credit_usage.ports import Decision, LedgerTransaction, Storage, TeamReads, WritePlan
 
 __all__ = [
     "CYCLE",
@@ -75,6 +75,7 @@ __all__ = [
     "LedgerReadsContract",
     "LedgerTransactionContract",
     "MaintenanceContract",
+    "OneCallReads",
     "StorageContract",
     "TeamsContract",
     "TimeZoneContract",
@@ -84,11 +85,14 @@ __all__ = [
     "make_group",
     "make_member",
     "make_team",
+    "reads",
     "reversal",
     "seed_team",
     "team_pool",
     "usage",
 ]
+
+T = TypeVar("T")
 
 #: The instant the builders' entries occur at: inside :data:`CYCLE` of :func:`make_team`.
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -255,8 +259,68 @@ def reversal(
 
 def append_entries(storage: Storage, team: Team, *entries: LedgerEntry) -> None:
     """Append ``entries`` in one batch with a plan that checks nothing."""
-    batch = Batch.of(team, entries)
-    storage.append(team.team_id, lambda tx: batch)
+    decision = Decision(Batch.of(team, entries), None)
+    storage.append(team.team_id, lambda tx: decision)
+
+
+class OneCallReads:
+    """The reads of :class:`~credit_usage.ports.TeamReads`, each in a transaction of its own.
+
+    Shorthand for tests that look at one figure at a time:
+    ``reads(storage, "acme").members()`` is
+    ``storage.read("acme", lambda tx: tx.members())``. Streams are read to
+    the end inside their transaction and returned as lists.
+    """
+
+    def __init__(self, storage: Storage, team_id: str) -> None:
+        self._storage = storage
+        self._team_id = team_id
+
+    def _read(self, query: Callable[[TeamReads], T]) -> T:
+        return self._storage.read(self._team_id, query)
+
+    @property
+    def team(self) -> Team:
+        return self._read(lambda tx: tx.team)
+
+    def member(self, user_id: str) -> Member | None:
+        return self._read(lambda tx: tx.member(user_id))
+
+    def members(self) -> list[Member]:
+        return self._read(lambda tx: tx.members())
+
+    def groups(self) -> list[Group]:
+        return self._read(lambda tx: tx.groups())
+
+    def entry(self, entry_id: str) -> LedgerEntry | None:
+        """The stored entry with ``entry_id``, or ``None`` (through ``find_entries``)."""
+        return self._read(lambda tx: tx.find_entries([entry_id]).get(entry_id))
+
+    def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
+        return self._read(lambda tx: tx.find_entries(entry_ids))
+
+    def reversed_totals(self, entry_ids: Collection[str]) -> dict[str, int]:
+        return self._read(lambda tx: tx.reversed_totals(entry_ids))
+
+    def iter_entries(self, start: datetime, end: datetime) -> list[LedgerEntry]:
+        return self._read(lambda tx: list(tx.iter_entries(start, end)))
+
+    def usage_in_cycles(self, first: date, last: date) -> list[UsageCell]:
+        return self._read(lambda tx: tx.usage_in_cycles(first, last))
+
+    def usage_on_days(self, first: date, last: date) -> list[UsageCell]:
+        return self._read(lambda tx: tx.usage_on_days(first, last))
+
+    def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
+        return self._read(lambda tx: tx.balances(keys))
+
+    def volume(self) -> int:
+        return self._read(lambda tx: tx.volume())
+
+
+def reads(storage: Storage, team_id: str = "acme") -> OneCallReads:
+    """The team's reads, one transaction per call (see :class:`OneCallReads`)."""
+    return OneCallReads(storage, team_id)
 
 
 def team_pool(cycle: date) -> BalanceKey:
@@ -266,7 +330,7 @@ def team_pool(cycle: date) -> BalanceKey:
 
 def ledger(storage: Storage, team_id: str = "acme") -> list[LedgerEntry]:
     """Every entry of the team, in the order ``iter_entries`` gives."""
-    return list(storage.iter_entries(team_id, START_OF_TIME, END_OF_TIME))
+    return reads(storage, team_id).iter_entries(START_OF_TIME, END_OF_TIME)
 
 
 def cell_totals(cells: Iterable[UsageCell]) -> dict[CellKey, int]:
@@ -284,29 +348,14 @@ def cell_totals(cells: Iterable[UsageCell]) -> dict[CellKey, int]:
     return totals
 
 
-def _in_transaction(
-    storage: Storage, team_id: str, read: Callable[[LedgerTransaction], None]
-) -> None:
+def _in_transaction(storage: Storage, team_id: str, read: Callable[[TeamReads], None]) -> None:
     """Run ``read`` inside an append that writes nothing."""
 
-    def plan(tx: LedgerTransaction) -> Batch:
+    def plan(tx: TeamReads) -> Decision[None]:
         read(tx)
-        return Batch.empty()
+        return Decision(Batch.empty(), None)
 
     storage.append(team_id, plan)
-
-
-@contextmanager
-def _streaming(storage: Storage, team_id: str) -> Iterator[Iterator[LedgerEntry]]:
-    """The team's whole ledger as a stream, closed on the way out even if a test fails."""
-    entries = storage.iter_entries(team_id, START_OF_TIME, END_OF_TIME)
-    try:
-        yield entries
-    finally:
-        # A generator holding a connection or lock lets go of it now, not at GC.
-        close = getattr(entries, "close", None)
-        if close is not None:
-            close()
 
 
 def _run_concurrently(workers: int, work: Callable[[int], None]) -> None:
@@ -364,19 +413,29 @@ class TeamsContract(_NeedsStorage):
             credit_types=("phone", "email", "export"),
         )
         storage.add_team(team)
-        assert storage.get_team("acme") == team
+        assert reads(storage, "acme").team == team
 
-    def test_an_unknown_team_reads_as_none(self, storage: Storage) -> None:
-        """get_team of an id never stored is None."""
+    def test_reading_an_unknown_team_is_not_found(self, storage: Storage) -> None:
+        """read of a team id never stored raises NotFoundError before the query runs."""
         storage.add_team(make_team("acme"))
-        assert storage.get_team("globex") is None
+        ran: list[str] = []
+        with pytest.raises(NotFoundError):
+            storage.read("globex", lambda tx: ran.append(tx.team.team_id))
+        assert ran == []
+
+    def test_appending_to_an_unknown_team_is_not_found(self, storage: Storage) -> None:
+        """append to a team id never stored raises NotFoundError and writes nothing."""
+        storage.add_team(make_team("acme"))
+        with pytest.raises(NotFoundError):
+            append_entries(storage, make_team("globex"), usage("u1", team_id="globex"))
+        assert ledger(storage, "acme") == []
 
     def test_adding_a_taken_team_id_is_already_exists(self, storage: Storage) -> None:
         """add_team with a taken id raises AlreadyExistsError and keeps the first team."""
         storage.add_team(make_team(name="First"))
         with pytest.raises(AlreadyExistsError):
             storage.add_team(make_team(name="Second"))
-        team = storage.get_team("acme")
+        team = reads(storage, "acme").team
         assert team is not None
         assert team.name == "First"
 
@@ -384,30 +443,31 @@ class TeamsContract(_NeedsStorage):
         """update_team of a team never stored raises NotFoundError and stores nothing."""
         with pytest.raises(NotFoundError):
             storage.update_team(make_team())
-        assert storage.get_team("acme") is None
+        with pytest.raises(NotFoundError):
+            reads(storage, "acme").team  # noqa: B018 - reading is the test
 
     def test_update_team_replaces_the_team(self, storage: Storage) -> None:
         """After update_team, get_team returns the new settings."""
         storage.add_team(make_team())
         changed = make_team(name="Acme Inc", plan=Plan.SCALE, credit_types=("sms",))
         storage.update_team(changed)
-        assert storage.get_team("acme") == changed
+        assert reads(storage, "acme").team == changed
 
     def test_a_new_time_zone_moves_usage_to_its_new_local_day(self, storage: Storage) -> None:
         """Changing the time zone re-derives the daily roll-ups from the ledger."""
         team = seed_team(storage)
         late_evening_in_new_york = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
         append_entries(storage, team, usage("u1", amount=10, occurred_at=late_evening_in_new_york))
-        assert cell_totals(storage.usage_on_days("acme", date(2026, 3, 2), date(2026, 3, 2))) == {
-            MIA_API_EMAIL: 10
-        }
+        assert cell_totals(
+            reads(storage, "acme").usage_on_days(date(2026, 3, 2), date(2026, 3, 2))
+        ) == {MIA_API_EMAIL: 10}
 
         storage.update_team(make_team(timezone="America/New_York"))
 
-        assert storage.usage_on_days("acme", date(2026, 3, 2), date(2026, 3, 2)) == []
-        assert cell_totals(storage.usage_on_days("acme", date(2026, 3, 1), date(2026, 3, 1))) == {
-            MIA_API_EMAIL: 10
-        }
+        assert reads(storage, "acme").usage_on_days(date(2026, 3, 2), date(2026, 3, 2)) == []
+        assert cell_totals(
+            reads(storage, "acme").usage_on_days(date(2026, 3, 1), date(2026, 3, 1))
+        ) == {MIA_API_EMAIL: 10}
 
     def test_a_new_billing_schedule_moves_usage_and_grants_to_the_new_cycle(
         self, storage: Storage
@@ -420,9 +480,11 @@ class TeamsContract(_NeedsStorage):
 
         storage.update_team(make_team(billing=BillingSchedule(anchor=date(2025, 1, 1))))
 
-        assert storage.usage_in_cycles("acme", [CYCLE]) == []
-        assert cell_totals(storage.usage_in_cycles("acme", [new_cycle])) == {MIA_API_EMAIL: 7}
-        balances = storage.get_balances("acme", [team_pool(CYCLE), team_pool(new_cycle)])
+        assert reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE) == []
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(new_cycle, new_cycle)) == {
+            MIA_API_EMAIL: 7
+        }
+        balances = reads(storage, "acme").balances([team_pool(CYCLE), team_pool(new_cycle)])
         assert balances == {
             team_pool(CYCLE): Balance(),
             team_pool(new_cycle): Balance(used=7, granted=50),
@@ -435,11 +497,13 @@ class TeamsContract(_NeedsStorage):
 
         storage.update_team(make_team(name="Acme Inc", plan=Plan.SCALE, credits_per_cycle=5))
 
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {MIA_API_EMAIL: 10}
-        assert cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())) == {
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == {
             MIA_API_EMAIL: 10
         }
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {
+        assert cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())) == {
+            MIA_API_EMAIL: 10
+        }
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=10, granted=50)
         }
 
@@ -453,7 +517,7 @@ class GroupsAndMembersContract(_NeedsStorage):
         groups = [make_group(g, name=f"Team {g}") for g in ("support", "emea-sales", "b", "a")]
         for group in groups:
             storage.add_group(group)
-        assert storage.list_groups("acme") == sorted(groups, key=lambda g: g.group_id)
+        assert reads(storage, "acme").groups() == sorted(groups, key=lambda g: g.group_id)
 
     def test_adding_a_taken_group_id_is_already_exists(self, storage: Storage) -> None:
         """add_group with an id taken in the team raises AlreadyExistsError and keeps the first."""
@@ -461,13 +525,13 @@ class GroupsAndMembersContract(_NeedsStorage):
         storage.add_group(make_group("sales", name="Sales EMEA"))
         with pytest.raises(AlreadyExistsError):
             storage.add_group(make_group("sales", name="Sales US"))
-        assert storage.list_groups("acme") == [make_group("sales", name="Sales EMEA")]
+        assert reads(storage, "acme").groups() == [make_group("sales", name="Sales EMEA")]
 
     def test_a_team_without_groups_or_members_lists_none(self, storage: Storage) -> None:
         """list_groups and list_members of a new team are empty."""
         storage.add_team(make_team())
-        assert storage.list_groups("acme") == []
-        assert storage.list_members("acme") == []
+        assert reads(storage, "acme").groups() == []
+        assert reads(storage, "acme").members() == []
 
     def test_members_are_listed_by_user_id_deactivated_ones_included(
         self, storage: Storage
@@ -476,7 +540,7 @@ class GroupsAndMembersContract(_NeedsStorage):
         seed_team(storage)
         storage.add_member(make_member("bea", active=False))
         storage.add_member(make_member("zed", group_id="support"))
-        listed = storage.list_members("acme")
+        listed = reads(storage, "acme").members()
         assert [m.user_id for m in listed] == ["ada", "bea", "mia", "noa", "zed"]
         assert [m.active for m in listed] == [True, False, True, True, True]
 
@@ -492,7 +556,7 @@ class GroupsAndMembersContract(_NeedsStorage):
             active=False,
         )
         storage.add_member(member)
-        stored = storage.get_member("acme", "zoë")
+        stored = reads(storage, "acme").member("zoë")
         assert stored == member
         assert stored is not None
         assert stored.role is Role.MANAGER
@@ -503,23 +567,23 @@ class GroupsAndMembersContract(_NeedsStorage):
         seed_team(storage)
         with pytest.raises(AlreadyExistsError):
             storage.add_member(make_member("mia", role=Role.ADMIN))
-        assert storage.get_member("acme", "mia") == make_member("mia", group_id="sales")
+        assert reads(storage, "acme").member("mia") == make_member("mia", group_id="sales")
 
     def test_update_member_replaces_the_member(self, storage: Storage) -> None:
         """After update_member, get_member and list_members return the new fields."""
         seed_team(storage)
         moved = make_member("mia", group_id="support", role=Role.MANAGER, active=False)
         storage.update_member(moved)
-        assert storage.get_member("acme", "mia") == moved
-        assert moved in storage.list_members("acme")
-        assert len(storage.list_members("acme")) == 3
+        assert reads(storage, "acme").member("mia") == moved
+        assert moved in reads(storage, "acme").members()
+        assert len(reads(storage, "acme").members()) == 3
 
     def test_updating_an_unknown_member_is_not_found(self, storage: Storage) -> None:
         """update_member of a user not in the team raises NotFoundError and adds nobody."""
         seed_team(storage)
         with pytest.raises(NotFoundError):
             storage.update_member(make_member("zed"))
-        assert storage.get_member("acme", "zed") is None
+        assert reads(storage, "acme").member("zed") is None
 
     def test_get_member_is_scoped_to_its_team(self, storage: Storage) -> None:
         """The same user_id in two teams is two members; one team does not see the other's."""
@@ -528,14 +592,14 @@ class GroupsAndMembersContract(_NeedsStorage):
         storage.add_member(make_member("mia", team_id="acme", role=Role.ADMIN))
         storage.add_member(make_member("mia", team_id="globex", role=Role.MEMBER))
         storage.add_member(make_member("only-acme", team_id="acme"))
-        acme_mia = storage.get_member("acme", "mia")
-        globex_mia = storage.get_member("globex", "mia")
+        acme_mia = reads(storage, "acme").member("mia")
+        globex_mia = reads(storage, "globex").member("mia")
         assert acme_mia is not None
         assert globex_mia is not None
         assert (acme_mia.team_id, acme_mia.role) == ("acme", Role.ADMIN)
         assert (globex_mia.team_id, globex_mia.role) == ("globex", Role.MEMBER)
-        assert storage.get_member("globex", "only-acme") is None
-        assert storage.get_member("acme", "nobody") is None
+        assert reads(storage, "globex").member("only-acme") is None
+        assert reads(storage, "acme").member("nobody") is None
 
     def test_ids_are_exact_strings(self, storage: Storage) -> None:
         """Ids differing in case or a trailing space are different teams, groups and members."""
@@ -546,15 +610,16 @@ class GroupsAndMembersContract(_NeedsStorage):
         for group_id in ("sales", "Sales", "sales "):
             storage.add_group(make_group(group_id))
 
-        acme = storage.get_team("Acme")
+        acme = reads(storage, "Acme").team
         assert acme is not None
         assert acme.name == "Other Acme"
-        assert storage.get_team("ACME") is None
-        assert [m.user_id for m in storage.list_members("acme")] == ["Mia", "mia", "mia "]
-        assert [g.group_id for g in storage.list_groups("acme")] == ["Sales", "sales", "sales "]
-        assert storage.list_members("Acme") == []
-        assert storage.get_member("acme", "MIA") is None
-        stored = storage.get_member("acme", "mia ")
+        with pytest.raises(NotFoundError):
+            reads(storage, "ACME").team  # noqa: B018 - reading is the test
+        assert [m.user_id for m in reads(storage, "acme").members()] == ["Mia", "mia", "mia "]
+        assert [g.group_id for g in reads(storage, "acme").groups()] == ["Sales", "sales", "sales "]
+        assert reads(storage, "Acme").members() == []
+        assert reads(storage, "acme").member("MIA") is None
+        stored = reads(storage, "acme").member("mia ")
         assert stored is not None
         assert stored.user_id == "mia "
 
@@ -574,9 +639,9 @@ class AppendContract(_NeedsStorage):
 
         assert ledger(storage) == entries
         expected = {MIA_API_EMAIL: 10, ("noa", "support", Feature.API, "phone"): 4}
-        assert cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())) == expected
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == expected
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {
+        assert cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())) == expected
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == expected
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=14, granted=100)
         }
 
@@ -587,11 +652,13 @@ class AppendContract(_NeedsStorage):
         append_entries(storage, team, usage("u2", amount=5), grant("g2", amount=20))
         append_entries(storage, team, usage("u3", amount=1))
 
-        assert cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())) == {
+        assert cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())) == {
             MIA_API_EMAIL: 16
         }
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {MIA_API_EMAIL: 16}
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == {
+            MIA_API_EMAIL: 16
+        }
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=16, granted=120)
         }
 
@@ -603,7 +670,7 @@ class AppendContract(_NeedsStorage):
         append_entries(storage, team, usage("u1", amount=10))
         refusal = InsufficientCreditsError("no credits left")
 
-        def plan(tx: LedgerTransaction) -> Batch:
+        def plan(tx: LedgerTransaction) -> Decision[None]:
             tx.find_entries(["u1", "u2"])
             tx.reversed_totals(["u1"])
             tx.balances([team_pool(CYCLE)])
@@ -613,7 +680,7 @@ class AppendContract(_NeedsStorage):
             storage.append("acme", plan)
         assert raised.value is refusal
         assert [e.entry_id for e in ledger(storage)] == ["u1"]
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=10)
         }
 
@@ -621,7 +688,7 @@ class AppendContract(_NeedsStorage):
         """A refused plan releases the team: the next append runs and lands."""
         team = seed_team(storage)
 
-        def refuse(tx: LedgerTransaction) -> Batch:
+        def refuse(tx: LedgerTransaction) -> Decision[None]:
             tx.balances([team_pool(CYCLE)])
             raise KeyError("refused")
 
@@ -635,12 +702,14 @@ class AppendContract(_NeedsStorage):
         """A plan returning an empty batch leaves the ledger and every figure unchanged."""
         team = seed_team(storage)
         append_entries(storage, team, usage("u1", amount=10))
-        storage.append("acme", lambda tx: Batch.empty())
+        storage.append("acme", lambda tx: Decision(Batch.empty(), None))
         append_entries(storage, team)
 
         assert [e.entry_id for e in ledger(storage)] == ["u1"]
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {MIA_API_EMAIL: 10}
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == {
+            MIA_API_EMAIL: 10
+        }
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=10)
         }
 
@@ -652,7 +721,7 @@ class AppendContract(_NeedsStorage):
         with pytest.raises(IdempotencyConflictError):
             append_entries(storage, team, usage("e1", amount=10), usage("e1", amount=10))
         assert ledger(storage) == []
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {team_pool(CYCLE): Balance()}
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {team_pool(CYCLE): Balance()}
 
     def test_a_stored_entry_id_is_an_idempotency_conflict_and_nothing_of_the_batch_is_written(
         self, storage: Storage
@@ -666,12 +735,14 @@ class AppendContract(_NeedsStorage):
             )
 
         assert ledger(storage) == [usage("u1", amount=10)]
-        assert storage.get_entry("acme", "u2") is None
-        assert cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())) == {
+        assert reads(storage, "acme").entry("u2") is None
+        assert cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())) == {
             MIA_API_EMAIL: 10
         }
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {MIA_API_EMAIL: 10}
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == {
+            MIA_API_EMAIL: 10
+        }
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=10)
         }
 
@@ -691,10 +762,10 @@ class AppendContract(_NeedsStorage):
 
         _in_transaction(storage, "acme", read)
         assert seen == [({"e1", "E1", "e1 "}, {"e1": 1, "E1": 0, "e1 ": 0})]
-        stored = storage.get_entry("acme", "e1 ")
+        stored = reads(storage, "acme").entry("e1 ")
         assert stored is not None
         assert (stored.entry_id, stored.amount) == ("e1 ", 4)
-        assert storage.get_entry("acme", "E1 ") is None
+        assert reads(storage, "acme").entry("E1 ") is None
 
     def test_a_large_batch_is_written_and_read_in_full(self, storage: Storage) -> None:
         """A batch of 2,000 entries lands whole, and transaction reads take 2,000 ids or keys."""
@@ -734,9 +805,9 @@ class AppendContract(_NeedsStorage):
         assert len(stored) == count
         assert {e.entry_id for e in stored} == set(ids)
         assert [e.occurred_at for e in stored] == sorted(e.occurred_at for e in entries)
-        on_days = storage.usage_on_days("acme", T0.date() - timedelta(days=9), T0.date())
+        on_days = reads(storage, "acme").usage_on_days(T0.date() - timedelta(days=9), T0.date())
         assert sum(cell_totals(on_days).values()) == total
-        assert storage.get_balances("acme", unknown_users) == dict.fromkeys(
+        assert reads(storage, "acme").balances(unknown_users) == dict.fromkeys(
             unknown_users, Balance()
         )
 
@@ -805,13 +876,13 @@ class LedgerTransactionContract(_NeedsStorage):
         u1 = usage("u1", amount=10)
         seen: list[tuple[dict[str, LedgerEntry], dict[str, int], Balance]] = []
 
-        def plan_of(*entries: LedgerEntry) -> WritePlan:
-            def plan(tx: LedgerTransaction) -> Batch:
+        def plan_of(*entries: LedgerEntry) -> WritePlan[int]:
+            def plan(tx: LedgerTransaction) -> Decision[int]:
                 found = tx.find_entries(["u1", "r1"])
                 reversed_ = tx.reversed_totals(["u1"])
                 pool = tx.balances([team_pool(CYCLE)])[team_pool(CYCLE)]
                 seen.append((found, reversed_, pool))
-                return Batch.of(team, entries)
+                return Decision(Batch.of(team, entries), len(entries))
 
             return plan
 
@@ -850,7 +921,7 @@ class LedgerReadsContract(_NeedsStorage):
         append_entries(storage, team, used, granted, reversed_, long_id)
 
         for entry in (used, granted, reversed_, long_id):
-            stored = storage.get_entry("acme", entry.entry_id)
+            stored = reads(storage, "acme").entry(entry.entry_id)
             assert stored == entry
             assert stored is not None
             assert stored.kind is entry.kind
@@ -859,7 +930,7 @@ class LedgerReadsContract(_NeedsStorage):
             assert stored.recorded_at is not None
             assert stored.recorded_at.utcoffset() is not None
             assert stored.recorded_at == entry.recorded_at
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=5_000_000_000 - 456 + 10, granted=1)
         }
 
@@ -867,7 +938,7 @@ class LedgerReadsContract(_NeedsStorage):
         """get_entry of an id never appended is None."""
         team = seed_team(storage)
         append_entries(storage, team, usage("u1"))
-        assert storage.get_entry("acme", "u2") is None
+        assert reads(storage, "acme").entry("u2") is None
 
     def test_iter_entries_is_half_open(self, storage: Storage) -> None:
         """iter_entries yields start <= occurred_at < end, whatever zone the bounds are in."""
@@ -884,7 +955,7 @@ class LedgerReadsContract(_NeedsStorage):
         )
 
         def ids(first: datetime, last: datetime) -> list[str]:
-            return [e.entry_id for e in storage.iter_entries("acme", first, last)]
+            return [e.entry_id for e in reads(storage).iter_entries(first, last)]
 
         assert ids(start, end) == ["at-start", "last"]
         assert ids(start.astimezone(NEW_YORK), end.astimezone(NEW_YORK)) == ["at-start", "last"]
@@ -920,24 +991,45 @@ class LedgerReadsContract(_NeedsStorage):
             "y",
         ]
 
-    def test_other_calls_may_run_while_iter_entries_is_half_read(self, storage: Storage) -> None:
-        """A host may read and append between two steps of iter_entries, as when it joins names."""
+    def test_other_reads_may_run_while_iter_entries_is_half_read(self, storage: Storage) -> None:
+        """Inside one read, other reads may run between two steps of iter_entries."""
         team = seed_team(storage)
         written = [usage(f"u{i}", occurred_at=T0 + timedelta(seconds=i)) for i in range(5)]
         append_entries(storage, team, *written)
 
-        with _streaming(storage, "acme") as entries:
+        def query(tx: TeamReads) -> list[LedgerEntry]:
+            entries = tx.iter_entries(START_OF_TIME, END_OF_TIME)
             first = next(entries)
             assert first.user_id is not None
-            assert storage.get_member("acme", first.user_id) is not None
-            assert storage.get_entry("acme", "u4") == written[4]
-            assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {MIA_API_EMAIL: 50}
-            append_entries(storage, team, usage("later", occurred_at=T0 + timedelta(hours=1)))
-            rest = list(entries)
+            assert tx.member(first.user_id) is not None
+            assert tx.find_entries(["u4"]) == {"u4": written[4]}
+            assert cell_totals(tx.usage_in_cycles(CYCLE, CYCLE)) == {MIA_API_EMAIL: 50}
+            return [first, *entries]
 
-        # Whether the stream sees the entry appended meanwhile is up to the adapter.
-        assert [first, *rest][:5] == written
-        assert len(ledger(storage)) == 6
+        assert storage.read("acme", query) == written
+
+    def test_an_abandoned_stream_does_not_hold_the_team(self, storage: Storage) -> None:
+        """A read that leaves iter_entries half read, or fails in the middle, releases the team."""
+        team = seed_team(storage)
+        append_entries(storage, team, *(usage(f"u{i}") for i in range(5)))
+        kept: list[object] = []
+
+        def fail_midway(tx: TeamReads) -> None:
+            entries = tx.iter_entries(START_OF_TIME, END_OF_TIME)
+            kept.append(entries)  # As a host's error tracker keeps a traceback alive.
+            next(entries)
+            raise KeyError("the consumer failed")
+
+        with pytest.raises(KeyError):
+            storage.read("acme", fail_midway)
+        storage.read("acme", lambda tx: next(tx.iter_entries(START_OF_TIME, END_OF_TIME)))
+
+        def write() -> None:
+            append_entries(storage, team, usage("after"))
+
+        _run_concurrently(1, lambda _: write())
+        assert reads(storage).entry("after") == usage("after")
+        assert len(kept) == 1
 
     def test_iter_entries_gives_aware_datetimes_equal_to_those_written(
         self, storage: Storage
@@ -964,8 +1056,8 @@ class LedgerReadsContract(_NeedsStorage):
             assert read.recorded_at.utcoffset() is not None
             assert read.recorded_at == entry.recorded_at
 
-    def test_usage_in_cycles_sums_the_cycles_asked_for(self, storage: Storage) -> None:
-        """usage_in_cycles adds the counters of every cycle asked for and of no other."""
+    def test_usage_in_cycles_sums_the_cycles_from_first_to_last(self, storage: Storage) -> None:
+        """usage_in_cycles adds the counters of the cycles starting first..last and of no other."""
         team = seed_team(storage)
         append_entries(
             storage,
@@ -977,14 +1069,16 @@ class LedgerReadsContract(_NeedsStorage):
         )
         noa = ("noa", "support", Feature.API, "email")
 
-        def in_cycles(*cycles: date) -> dict[CellKey, int]:
-            return cell_totals(storage.usage_in_cycles("acme", cycles))
+        def in_cycles(first: date, last: date) -> dict[CellKey, int]:
+            return cell_totals(reads(storage).usage_in_cycles(first, last))
 
         assert in_cycles(PREVIOUS_CYCLE, CYCLE) == {MIA_API_EMAIL: 3, noa: 8}
-        assert in_cycles(PREVIOUS_CYCLE, CYCLE, NEXT_CYCLE) == {MIA_API_EMAIL: 7, noa: 8}
-        assert in_cycles(NEXT_CYCLE) == {MIA_API_EMAIL: 4}
-        assert in_cycles(date(2025, 12, 15)) == {}
-        assert in_cycles() == {}
+        assert in_cycles(PREVIOUS_CYCLE, NEXT_CYCLE) == {MIA_API_EMAIL: 7, noa: 8}
+        assert in_cycles(CYCLE, NEXT_CYCLE) == {MIA_API_EMAIL: 6, noa: 8}
+        assert in_cycles(NEXT_CYCLE, NEXT_CYCLE) == {MIA_API_EMAIL: 4}
+        assert in_cycles(date(2025, 12, 15), date(2025, 12, 15)) == {}
+        assert in_cycles(date(1970, 1, 1), date(2099, 12, 31)) == {MIA_API_EMAIL: 7, noa: 8}
+        assert in_cycles(NEXT_CYCLE, CYCLE) == {}
 
     def test_usage_on_days_includes_both_bounds(self, storage: Storage) -> None:
         """usage_on_days adds the roll-ups of first..last inclusive, across cycle boundaries."""
@@ -1000,7 +1094,7 @@ class LedgerReadsContract(_NeedsStorage):
         )
 
         def on_days(first: date, last: date) -> dict[CellKey, int]:
-            return cell_totals(storage.usage_on_days("acme", first, last))
+            return cell_totals(reads(storage, "acme").usage_on_days(first, last))
 
         assert on_days(date(2026, 3, 2), date(2026, 3, 3)) == {MIA_API_EMAIL: 2 + 4}
         assert on_days(date(2026, 3, 2), date(2026, 3, 2)) == {MIA_API_EMAIL: 2}
@@ -1028,8 +1122,8 @@ class LedgerReadsContract(_NeedsStorage):
             ("noa", "support", Feature.API, "email"): 7,
             ("mia", None, Feature.API, "email"): 1,
         }
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == expected
-        assert cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())) == expected
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == expected
+        assert cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())) == expected
 
     def test_reversals_net_out_and_fully_reversed_usage_leaves_no_cell(
         self, storage: Storage
@@ -1043,12 +1137,14 @@ class LedgerReadsContract(_NeedsStorage):
             storage, team, reversal("r2", gone, amount=6), reversal("r3", kept, amount=3)
         )
 
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {MIA_API_EMAIL: 7}
-        assert cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())) == {
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == {
             MIA_API_EMAIL: 7
         }
-        assert storage.get_balances(
-            "acme", [team_pool(CYCLE), BalanceKey(CYCLE, "user", "mia", "phone")]
+        assert cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())) == {
+            MIA_API_EMAIL: 7
+        }
+        assert reads(storage, "acme").balances(
+            [team_pool(CYCLE), BalanceKey(CYCLE, "user", "mia", "phone")]
         ) == {
             team_pool(CYCLE): Balance(used=7),
             BalanceKey(CYCLE, "user", "mia", "phone"): Balance(),
@@ -1080,8 +1176,8 @@ class LedgerReadsContract(_NeedsStorage):
             BalanceKey(CYCLE, "group", "support", "phone"): Balance(),
             BalanceKey(NEXT_CYCLE, "user", "mia", ALL_TYPES): Balance(),
         }
-        assert storage.get_balances("acme", list(expected)) == expected
-        assert storage.get_balances("acme", []) == {}
+        assert reads(storage, "acme").balances(list(expected)) == expected
+        assert reads(storage, "acme").balances([]) == {}
 
 
 class TimeZoneContract(_NeedsStorage):
@@ -1100,7 +1196,7 @@ class TimeZoneContract(_NeedsStorage):
         )
 
         def on_day(day: date) -> dict[CellKey, int]:
-            return cell_totals(storage.usage_on_days("acme", day, day))
+            return cell_totals(reads(storage, "acme").usage_on_days(day, day))
 
         assert on_day(date(2026, 3, 1)) == {MIA_API_EMAIL: 1 + 2}
         assert on_day(date(2026, 3, 2)) == {MIA_API_EMAIL: 4}
@@ -1116,9 +1212,13 @@ class TimeZoneContract(_NeedsStorage):
             usage("after", amount=2, occurred_at=cycle_start),
         )
 
-        assert cell_totals(storage.usage_in_cycles("acme", [PREVIOUS_CYCLE])) == {MIA_API_EMAIL: 1}
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {MIA_API_EMAIL: 2}
-        assert storage.get_balances("acme", [team_pool(PREVIOUS_CYCLE), team_pool(CYCLE)]) == {
+        assert cell_totals(
+            reads(storage, "acme").usage_in_cycles(PREVIOUS_CYCLE, PREVIOUS_CYCLE)
+        ) == {MIA_API_EMAIL: 1}
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == {
+            MIA_API_EMAIL: 2
+        }
+        assert reads(storage, "acme").balances([team_pool(PREVIOUS_CYCLE), team_pool(CYCLE)]) == {
             team_pool(PREVIOUS_CYCLE): Balance(used=1),
             team_pool(CYCLE): Balance(used=2),
         }
@@ -1146,8 +1246,8 @@ class IsolationContract(_NeedsStorage):
     def test_the_same_entry_id_may_be_used_in_two_teams(self, storage: Storage) -> None:
         """Entry ids are unique per team: another team's id is no idempotency conflict."""
         _seed_two_teams(storage)
-        acme_entry = storage.get_entry("acme", "e1")
-        globex_entry = storage.get_entry("globex", "e1")
+        acme_entry = reads(storage, "acme").entry("e1")
+        globex_entry = reads(storage, "globex").entry("e1")
         assert acme_entry == usage("e1", amount=10)
         assert globex_entry == usage("e1", amount=20, team_id="globex")
 
@@ -1163,25 +1263,30 @@ class IsolationContract(_NeedsStorage):
             ("globex", "e1"),
             ("globex", "g1"),
         ]
-        assert storage.get_entry("globex", "r1") is None
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {MIA_API_EMAIL: 7}
-        assert cell_totals(storage.usage_in_cycles("globex", [CYCLE])) == {MIA_API_EMAIL: 20}
-        assert cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())) == {
+        assert reads(storage, "globex").entry("r1") is None
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == {
             MIA_API_EMAIL: 7
         }
-        assert cell_totals(storage.usage_on_days("globex", T0.date(), T0.date())) == {
+        assert cell_totals(reads(storage, "globex").usage_in_cycles(CYCLE, CYCLE)) == {
+            MIA_API_EMAIL: 20
+        }
+        assert cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())) == {
+            MIA_API_EMAIL: 7
+        }
+        assert cell_totals(reads(storage, "globex").usage_on_days(T0.date(), T0.date())) == {
             MIA_API_EMAIL: 20
         }
         keys = [team_pool(CYCLE), BalanceKey(CYCLE, "group", "sales", ALL_TYPES)]
-        assert storage.get_balances("acme", keys) == {
+        assert reads(storage, "acme").balances(keys) == {
             team_pool(CYCLE): Balance(used=7, granted=100),
             keys[1]: Balance(used=7),
         }
-        assert storage.get_balances("globex", keys) == {
+        assert reads(storage, "globex").balances(keys) == {
             team_pool(CYCLE): Balance(used=20, granted=50),
             keys[1]: Balance(used=20),
         }
-        assert ledger(storage, "initech") == []
+        with pytest.raises(NotFoundError):
+            ledger(storage, "initech")
 
     def test_a_plan_reads_only_its_team(self, storage: Storage) -> None:
         """find_entries, reversed_totals and balances in a plan read the appending team only."""
@@ -1209,13 +1314,17 @@ class IsolationContract(_NeedsStorage):
         storage.add_group(make_group("ops", team_id="globex"))
         storage.update_member(make_member("mia", team_id="acme", role=Role.ADMIN))
 
-        assert [g.group_id for g in storage.list_groups("acme")] == ["sales", "support"]
-        assert [g.group_id for g in storage.list_groups("globex")] == ["ops", "sales", "support"]
-        assert {m.team_id for m in storage.list_members("globex")} == {"globex"}
-        assert storage.get_member("globex", "mia") == make_member(
+        assert [g.group_id for g in reads(storage, "acme").groups()] == ["sales", "support"]
+        assert [g.group_id for g in reads(storage, "globex").groups()] == [
+            "ops",
+            "sales",
+            "support",
+        ]
+        assert {m.team_id for m in reads(storage, "globex").members()} == {"globex"}
+        assert reads(storage, "globex").member("mia") == make_member(
             "mia", team_id="globex", group_id="sales"
         )
-        acme_mia = storage.get_member("acme", "mia")
+        acme_mia = reads(storage, "acme").member("mia")
         assert acme_mia is not None
         assert acme_mia.role is Role.ADMIN
 
@@ -1230,15 +1339,17 @@ class IsolationContract(_NeedsStorage):
             )
         )
 
-        assert storage.get_team("globex") == make_team("globex", name="Globex")
-        assert cell_totals(storage.usage_in_cycles("globex", [CYCLE])) == {MIA_API_EMAIL: 20}
-        assert cell_totals(storage.usage_on_days("globex", T0.date(), T0.date())) == {
+        assert reads(storage, "globex").team == make_team("globex", name="Globex")
+        assert cell_totals(reads(storage, "globex").usage_in_cycles(CYCLE, CYCLE)) == {
             MIA_API_EMAIL: 20
         }
-        assert storage.get_balances("globex", [team_pool(CYCLE)]) == {
+        assert cell_totals(reads(storage, "globex").usage_on_days(T0.date(), T0.date())) == {
+            MIA_API_EMAIL: 20
+        }
+        assert reads(storage, "globex").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=20, granted=50)
         }
-        assert storage.usage_in_cycles("acme", [CYCLE]) == []
+        assert reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE) == []
 
 
 class ConcurrencyContract(_NeedsStorage):
@@ -1256,14 +1367,14 @@ class ConcurrencyContract(_NeedsStorage):
         landed: list[str] = []
         refused: list[str] = []
 
-        def checked(entry: LedgerEntry) -> WritePlan:
+        def checked(entry: LedgerEntry) -> WritePlan[str]:
             # What check_team_pool does: read the pool, refuse what would overspend it.
-            def plan(tx: LedgerTransaction) -> Batch:
+            def plan(tx: LedgerTransaction) -> Decision[str]:
                 used = tx.balances([key])[key].used
                 time.sleep(0.0005)  # Let another writer run between the read and the write.
                 if used + entry.amount > team.credits_per_cycle:
                     raise InsufficientCreditsError(f"{used} used, {entry.amount} more asked")
-                return Batch.of(team, [entry])
+                return Decision(Batch.of(team, [entry]), entry.entry_id)
 
             return plan
 
@@ -1280,11 +1391,11 @@ class ConcurrencyContract(_NeedsStorage):
         _run_concurrently(self.workers, work)
 
         expected_used = min(capacity, attempts * amount)
-        assert storage.get_balances("acme", [key]) == {key: Balance(used=expected_used)}
+        assert reads(storage, "acme").balances([key]) == {key: Balance(used=expected_used)}
         assert len(landed) == expected_used // amount
         assert len(refused) == attempts - len(landed)
         assert sorted(e.entry_id for e in ledger(storage)) == sorted(landed)
-        assert cell_totals(storage.usage_in_cycles("acme", [CYCLE])) == {
+        assert cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)) == {
             MIA_API_EMAIL: expected_used
         }
 
@@ -1305,36 +1416,15 @@ class ConcurrencyContract(_NeedsStorage):
         stored = ledger(storage)
         assert len(stored) == attempts
         assert len({e.entry_id for e in stored}) == attempts
-        assert storage.get_balances("acme", [team_pool(CYCLE)]) == {
+        assert reads(storage, "acme").balances([team_pool(CYCLE)]) == {
             team_pool(CYCLE): Balance(used=3 * attempts)
         }
-        assert sum(cell_totals(storage.usage_in_cycles("acme", [CYCLE])).values()) == 3 * attempts
-        on_day = storage.usage_on_days("acme", T0.date(), T0.date())
+        assert (
+            sum(cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)).values())
+            == 3 * attempts
+        )
+        on_day = reads(storage, "acme").usage_on_days(T0.date(), T0.date())
         assert sum(cell_totals(on_day).values()) == 3 * attempts
-
-    def test_a_half_read_iter_entries_does_not_block_writers_on_other_threads(
-        self, storage: Storage
-    ) -> None:
-        """A stream left open (a slow export) lets other threads append meanwhile."""
-        team = seed_team(storage)
-        append_entries(storage, team, usage("u1"), usage("u2"))
-        landed = threading.Event()
-
-        def write() -> None:
-            append_entries(storage, team, usage("meanwhile"))
-            landed.set()
-
-        writer = threading.Thread(target=write, name="writer", daemon=True)
-        try:
-            with _streaming(storage, "acme") as entries:
-                next(entries)
-                writer.start()
-                assert landed.wait(timeout=5), "an open iter_entries kept a writer out for 5 s"
-        finally:
-            # The stream is closed by now, so a writer it blocked can finish.
-            if writer.is_alive():
-                writer.join(timeout=30)
-        assert storage.get_entry("acme", "meanwhile") == usage("meanwhile")
 
     def test_concurrent_writers_of_two_teams_each_land_in_their_own(self, storage: Storage) -> None:
         """Writers of two teams using the same entry ids at once each fill only their team."""
@@ -1353,7 +1443,7 @@ class ConcurrencyContract(_NeedsStorage):
             stored = ledger(storage, team.team_id)
             assert {e.team_id for e in stored} == {team.team_id}
             assert len([e for e in stored if e.entry_id.startswith("w")]) == per_team
-            assert storage.get_balances(team.team_id, [team_pool(CYCLE)]) == {
+            assert reads(storage, team.team_id).balances([team_pool(CYCLE)]) == {
                 team_pool(CYCLE): Balance(used=seeded_used + per_team, granted=granted)
             }
 
@@ -1380,15 +1470,15 @@ class MaintenanceContract(_NeedsStorage):
         _seed_two_teams(storage)
         keys = [team_pool(CYCLE), BalanceKey(CYCLE, "user", "mia", "email")]
         before = (
-            cell_totals(storage.usage_in_cycles("acme", [CYCLE])),
-            cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())),
-            storage.get_balances("acme", keys),
+            cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)),
+            cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())),
+            reads(storage, "acme").balances(keys),
         )
         rebuild("acme")
         after = (
-            cell_totals(storage.usage_in_cycles("acme", [CYCLE])),
-            cell_totals(storage.usage_on_days("acme", T0.date(), T0.date())),
-            storage.get_balances("acme", keys),
+            cell_totals(reads(storage, "acme").usage_in_cycles(CYCLE, CYCLE)),
+            cell_totals(reads(storage, "acme").usage_on_days(T0.date(), T0.date())),
+            reads(storage, "acme").balances(keys),
         )
         assert after == before
 

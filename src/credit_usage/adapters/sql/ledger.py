@@ -1,0 +1,520 @@
+"""The ledger recorder: one transaction per call, appends, and the figures derived from the ledger.
+
+:meth:`LedgerRecorder.append` locks the team's row (``SELECT ... FOR UPDATE``;
+``BEGIN IMMEDIATE`` has locked the database already on SQLite), reads the
+team from that very row, runs the service's plan with a :class:`SqlReads` on
+the same connection, then inserts the entries with one bulk statement, adds
+to the daily roll-ups, per-cycle counters and balances with one upsert each,
+and moves the team's ledger position and volume on. Reads of usage sum
+roll-ups or counters in SQL; only the ledger stream, :meth:`LedgerRecorder.verify`,
+:meth:`LedgerRecorder.rebuild` and the checks inside a write read raw ledger rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Final, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from credit_usage.adapters.sql import rows
+from credit_usage.adapters.sql.bulk import BulkWriter
+from credit_usage.adapters.sql.datastore import Datastore, driver_error
+from credit_usage.adapters.sql.schema import (
+    ENTRY_COLUMNS,
+    FIGURE_DIMENSIONS,
+    LEDGER_ROW,
+    Tables,
+    cell_key,
+)
+from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
+from credit_usage.domain.model import Feature, Group, LedgerEntry, Member, Team
+from credit_usage.errors import IdempotencyConflictError, NotFoundError, StorageError
+from credit_usage.ports import Query, WritePlan
+
+__all__ = ["LedgerRecorder", "SqlReads"]
+
+T = TypeVar("T")
+
+#: Ledger rows fetched per query when streaming an export: a page of raw rows
+#: is what an export holds in memory (about 1 kB a row).
+STREAM_PAGE: Final = 2_000
+#: Ledger entries derived at a time when the figures are rebuilt or verified.
+REBUILD_PAGE: Final = 50_000
+_FEATURES: Final = {feature.value: feature for feature in Feature}
+_BEFORE_TIME: Final = rows.micros(datetime.min.replace(tzinfo=UTC))
+
+
+class _Statements:
+    """Every statement of the recorder, built once per storage (SQLAlchemy caches them compiled)."""
+
+    def __init__(self, tables: Tables, store: Datastore) -> None:
+        teams, groups, members = tables.teams, tables.groups, tables.members
+        ledger, daily, cycles = tables.ledger, tables.daily, tables.cycles
+        balances = tables.balances
+        dialect = store.dialect
+        team_param: sa.BindParameter[str] = sa.bindparam("team_id")
+
+        # A locking read returns the row as the previous lock holder committed
+        # it (PostgreSQL re-reads a row it waited for), so ledger_seq is current.
+        self.select_team = sa.select(teams).where(teams.c.team_id == team_param)
+        self.lock_team = self.select_team.with_for_update()
+        self.set_position = (
+            teams.update()
+            .where(teams.c.team_id == sa.bindparam("key_team"))
+            .values(ledger_seq=sa.bindparam("new_seq"), ledger_volume=sa.bindparam("new_volume"))
+        )
+        self.set_volume = (
+            teams.update()
+            .where(teams.c.team_id == sa.bindparam("key_team"))
+            .values(ledger_volume=sa.bindparam("new_volume"))
+        )
+        member_cols = [c for c in members.columns if c.name != "team_id"]
+        self.select_member = sa.select(*member_cols).where(
+            members.c.team_id == team_param, members.c.user_id == sa.bindparam("user_id")
+        )
+        self.select_members = sa.select(*member_cols).where(members.c.team_id == team_param)
+        self.select_groups = sa.select(groups.c.group_id, groups.c.name).where(
+            groups.c.team_id == team_param
+        )
+
+        entry_cols = [ledger.c[name] for name in ENTRY_COLUMNS]
+        self.find_entries = sa.select(*entry_cols).where(
+            ledger.c.team_id == team_param,
+            ledger.c.entry_id.in_(sa.bindparam("entry_ids", expanding=True)),
+        )
+        self.reversed_totals = (
+            sa.select(ledger.c.reverses, sa.func.sum(ledger.c.amount))
+            .where(
+                ledger.c.team_id == team_param,
+                ledger.c.reverses.in_(sa.bindparam("entry_ids", expanding=True)),
+            )
+            .group_by(ledger.c.reverses)
+        )
+        # Keyset pages through the (team_id, occurred_at, seq) index: a buffered
+        # query per page, so no cursor stays open between pages and other
+        # statements may run on the connection meanwhile (MariaDB's streaming
+        # cursor forbids that). The OR is spelled out rather than as a
+        # row-value comparison, which not every backend turns into an index range.
+        after_at: sa.BindParameter[int] = sa.bindparam("after_at")
+        after_seq: sa.BindParameter[int] = sa.bindparam("after_seq")
+        self.entries_page = (
+            sa.select(*entry_cols, ledger.c.seq)
+            .where(
+                ledger.c.team_id == team_param,
+                ledger.c.occurred_at >= after_at,
+                sa.or_(ledger.c.occurred_at > after_at, ledger.c.seq > after_seq),
+                ledger.c.occurred_at < sa.bindparam("end"),
+            )
+            .order_by(ledger.c.occurred_at, ledger.c.seq)
+            .limit(sa.bindparam("page"))
+        )
+
+        dims = [daily.c[name] for name in FIGURE_DIMENSIONS]
+        self.usage_on_days = (
+            sa.select(*dims, sa.func.sum(daily.c.credits))
+            .where(
+                daily.c.team_id == team_param,
+                daily.c.day >= sa.bindparam("first"),
+                daily.c.day <= sa.bindparam("last"),
+            )
+            .group_by(*dims)
+            .having(sa.func.sum(daily.c.credits) != 0)
+        )
+        cdims = [cycles.c[name] for name in FIGURE_DIMENSIONS]
+        # Cycles are contiguous and every counter belongs to a cycle of the
+        # team's schedule, so a range of first days is a range of cycles: no
+        # IN list, however long the period.
+        self.usage_in_cycles = (
+            sa.select(*cdims, sa.func.sum(cycles.c.credits))
+            .where(
+                cycles.c.team_id == team_param,
+                cycles.c.cycle >= sa.bindparam("first"),
+                cycles.c.cycle <= sa.bindparam("last"),
+            )
+            .group_by(*cdims)
+            .having(sa.func.sum(cycles.c.credits) != 0)
+        )
+        # One cycle (a snapshot) holds one counter per cell already: no GROUP BY.
+        self.usage_in_cycle = sa.select(*cdims, cycles.c.credits).where(
+            cycles.c.team_id == team_param,
+            cycles.c.cycle == sa.bindparam("first"),
+            cycles.c.credits != 0,
+        )
+        balance_cols = [
+            balances.c[name]
+            for name in ("cycle", "scope", "subject_id", "credit_type", "used", "granted")
+        ]
+        # Balance keys are 4-tuples; rather than a row-value IN (not indexable
+        # everywhere) this asks for every cycle x scope x subject combination
+        # through the primary key and drops the extra rows in Python.
+        self.find_balances = sa.select(*balance_cols).where(
+            balances.c.team_id == team_param,
+            balances.c.cycle.in_(sa.bindparam("cycles", expanding=True)),
+            balances.c.scope.in_(sa.bindparam("scopes", expanding=True)),
+            balances.c.subject_id.in_(sa.bindparam("subjects", expanding=True)),
+        )
+        self.all_daily: sa.Select[Any] = sa.select(daily.c.day, *dims, daily.c.credits).where(
+            daily.c.team_id == team_param
+        )
+        self.all_cycles: sa.Select[Any] = sa.select(cycles.c.cycle, *cdims, cycles.c.credits).where(
+            cycles.c.team_id == team_param
+        )
+        self.all_balances = sa.select(*balance_cols).where(balances.c.team_id == team_param)
+        self.clear_derived = [
+            table.delete().where(table.c.team_id == team_param) for table in tables.derived
+        ]
+
+        extra = ("cell_key",) if tables.keyed_cells else ()
+
+        def upsert(table: sa.Table, columns: tuple[str, ...], add: tuple[str, ...]) -> BulkWriter:
+            key = [c.name for c in table.primary_key.columns]
+            return BulkWriter(table, columns, dialect, key=key, add=add)
+
+        self.insert_entries = BulkWriter(ledger, LEDGER_ROW, dialect)
+        self.add_daily = upsert(
+            daily, ("team_id", "day", *FIGURE_DIMENSIONS, "credits", *extra), ("credits",)
+        )
+        self.add_cycles = upsert(
+            cycles, ("team_id", "cycle", *FIGURE_DIMENSIONS, "credits", *extra), ("credits",)
+        )
+        self.add_balances = upsert(
+            balances,
+            ("team_id", "cycle", "scope", "subject_id", "credit_type", "used", "granted"),
+            ("used", "granted"),
+        )
+        self.keyed_cells = tables.keyed_cells
+
+
+class _CellRows:
+    """Rows of the roll-up and counter tables, with their ``cell_key`` where the table has one.
+
+    The key digests a cell's dimensions; a batch's daily and cycle rows share
+    their cells, so each is digested once.
+    """
+
+    def __init__(self, team_id: str, keyed: bool) -> None:
+        self._team_id = team_id
+        self._keyed = keyed
+        self._keys: dict[tuple[str, str, str, str], tuple[bytes, ...]] = {}
+
+    def row(self, period: date, key: DayKey | CycleKey, credits: int) -> tuple[object, ...]:
+        dims = (key.user_id, key.group_id or "", key.feature.value, key.credit_type)
+        row = (self._team_id, period, *dims, credits)
+        if not self._keyed:
+            return row
+        digest = self._keys.get(dims)
+        if digest is None:
+            digest = self._keys[dims] = (cell_key(*dims),)
+        return row + digest
+
+
+class _EntryConflict(Exception):
+    """A unique violation on (team_id, entry_id), carried out of the rolled-back write."""
+
+    def __init__(self, entries: Sequence[LedgerEntry]) -> None:
+        super().__init__("entry id already stored")
+        self.entries = entries
+
+
+class SqlReads:
+    """A team's data as one transaction sees it: SQL's :class:`~credit_usage.ports.TeamReads`."""
+
+    def __init__(self, recorder: LedgerRecorder, conn: Connection, row: sa.Row[Any]) -> None:
+        self._recorder = recorder
+        self._sql = recorder.sql
+        self._conn = conn
+        self.team_id: str = row.team_id
+        self._team = rows.team(row)
+        #: The team's ledger position when the transaction began.
+        self.ledger_seq = int(row.ledger_seq)
+        self._volume = int(row.ledger_volume)
+
+    @property
+    def team(self) -> Team:
+        return self._team
+
+    def member(self, user_id: str) -> Member | None:
+        params = {"team_id": self.team_id, "user_id": user_id}
+        row = self._conn.execute(self._sql.select_member, params).first()
+        return None if row is None else rows.member(self.team_id, row)
+
+    def members(self) -> list[Member]:
+        found = self._conn.execute(self._sql.select_members, {"team_id": self.team_id}).all()
+        # Sorted here, not by ORDER BY: database collations disagree with Python's order.
+        return sorted((rows.member(self.team_id, row) for row in found), key=lambda m: m.user_id)
+
+    def groups(self) -> list[Group]:
+        found = self._conn.execute(self._sql.select_groups, {"team_id": self.team_id}).all()
+        listed = [Group(team_id=self.team_id, group_id=g, name=n) for g, n in found]
+        return sorted(listed, key=lambda g: g.group_id)
+
+    def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
+        ids = list(dict.fromkeys(entry_ids))
+        found: dict[str, LedgerEntry] = {}
+        decode = rows.EntryDecoder(self.team_id)
+        self._recorder.store.dialect.before_long_lists(self._conn, len(ids))
+        for chunk in rows.chunks(ids, self._recorder.store.dialect.in_chunk):
+            params = {"team_id": self.team_id, "entry_ids": list(chunk)}
+            for row in self._conn.execute(self._sql.find_entries, params):
+                found[row[0]] = decode(row)
+        return found
+
+    def reversed_totals(self, entry_ids: Collection[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(entry_ids))
+        totals = dict.fromkeys(ids, 0)
+        dialect = self._recorder.store.dialect
+        dialect.before_long_lists(self._conn, len(ids))
+        for chunk in rows.chunks(ids, dialect.in_chunk):
+            params = {"team_id": self.team_id, "entry_ids": list(chunk)}
+            for reverses, total in self._conn.execute(self._sql.reversed_totals, params):
+                totals[reverses] = int(total)
+        return totals
+
+    def iter_entries(self, start: datetime, end: datetime) -> Iterator[LedgerEntry]:
+        pages = self._recorder.row_pages(
+            self._conn, self.team_id, rows.micros(start), rows.micros(end), STREAM_PAGE
+        )
+        decode = rows.EntryDecoder(self.team_id)
+        # Decoded one by one: only a page of raw rows is held at a time.
+        return (decode(row) for page in pages for row in page)
+
+    def usage_in_cycles(self, first: date, last: date) -> list[UsageCell]:
+        if first > last:
+            return []
+        statement = self._sql.usage_in_cycle if first == last else self._sql.usage_in_cycles
+        params = {"team_id": self.team_id, "first": first, "last": last}
+        return rows.cells(self._conn.execute(statement, params))
+
+    def usage_on_days(self, first: date, last: date) -> list[UsageCell]:
+        params = {"team_id": self.team_id, "first": first, "last": last}
+        return rows.cells(self._conn.execute(self._sql.usage_on_days, params))
+
+    def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
+        wanted = set(keys)
+        found: dict[BalanceKey, Balance] = {}
+        if wanted:
+            dialect = self._recorder.store.dialect
+            cycles = sorted({k.cycle for k in wanted})
+            scopes = sorted({k.scope for k in wanted})
+            subjects = sorted({k.subject_id for k in wanted})
+            dialect.before_long_lists(self._conn, max(len(cycles), len(subjects)))
+            for cycle_chunk in rows.chunks(cycles, 100):
+                for subject_chunk in rows.chunks(subjects, dialect.in_chunk):
+                    params = {
+                        "team_id": self.team_id,
+                        "cycles": list(cycle_chunk),
+                        "scopes": scopes,
+                        "subjects": list(subject_chunk),
+                    }
+                    for cycle, scope, subject, credit_type, used, granted in self._conn.execute(
+                        self._sql.find_balances, params
+                    ):
+                        key = BalanceKey(cycle, scope, subject, credit_type)
+                        if key in wanted:
+                            found[key] = Balance(int(used), int(granted))
+        return {k: found.get(k, Balance()) for k in keys}
+
+    def volume(self) -> int:
+        return self._volume
+
+
+class LedgerRecorder:
+    """Reads and appends of the ledger and its derived figures, one transaction per call."""
+
+    def __init__(self, store: Datastore, tables: Tables) -> None:
+        self.store = store
+        self.sql = _Statements(tables, store)
+
+    # -- one transaction per call -------------------------------------------------
+    def read(self, team_id: str, query: Query[T]) -> T:
+        def work(conn: Connection) -> T:
+            row = conn.execute(self.sql.select_team, {"team_id": team_id}).first()
+            if row is None:
+                raise NotFoundError(f"team {team_id!r} does not exist")
+            return query(SqlReads(self, conn, row))
+
+        return self.store.transaction(f"read team {team_id!r}", work, write=False)
+
+    def locked(self, conn: Connection, team_id: str) -> SqlReads:
+        """Lock the team's row in ``conn``'s write transaction; its reads under that lock.
+
+        Raises:
+            NotFoundError: the team does not exist.
+        """
+        row = conn.execute(self.sql.lock_team, {"team_id": team_id}).first()
+        if row is None:
+            raise NotFoundError(f"team {team_id!r} does not exist")
+        return SqlReads(self, conn, row)
+
+    def append(self, team_id: str, plan: WritePlan[T]) -> T:
+        def work(conn: Connection) -> T:
+            reads = self.locked(conn, team_id)
+            decision = plan(reads)
+            batch = decision.batch
+            if batch.entries:
+                entry_rows = [
+                    rows.entry_row(team_id, reads.ledger_seq + 1 + i, e)
+                    for i, e in enumerate(batch.entries)
+                ]
+                try:
+                    self.sql.insert_entries.run(conn, entry_rows)
+                except IntegrityError as exc:
+                    raise _EntryConflict(batch.entries) from driver_error(exc)
+                params = {
+                    "key_team": team_id,
+                    "new_seq": reads.ledger_seq + len(entry_rows),
+                    "new_volume": reads.volume() + batch.volume,
+                }
+                conn.execute(self.sql.set_position, params)
+            self.add_figures(conn, team_id, batch)
+            return decision.result
+
+        try:
+            return self.store.transaction(
+                f"append to the ledger of team {team_id!r}", work, write=True
+            )
+        except _EntryConflict as conflict:
+            # Described only now: PostgreSQL refuses reads in a failed transaction.
+            message = self._describe_conflict(team_id, conflict.entries)
+            raise IdempotencyConflictError(message) from conflict.__cause__
+
+    def add_figures(self, conn: Connection, team_id: str, batch: Batch) -> None:
+        """Add the batch's roll-up, counter and balance deltas, one upsert per table."""
+        sql = self.sql
+        cell = _CellRows(team_id, sql.keyed_cells)
+        if batch.daily:
+            sql.add_daily.run(conn, [cell.row(k.day, k, n) for k, n in batch.daily.items()])
+        if batch.cycles:
+            sql.add_cycles.run(conn, [cell.row(k.cycle, k, n) for k, n in batch.cycles.items()])
+        if batch.balances:
+            sql.add_balances.run(
+                conn,
+                [
+                    (team_id, k.cycle, k.scope, k.subject_id, k.credit_type, b.used, b.granted)
+                    for k, b in batch.balances.items()
+                ],
+            )
+
+    def _describe_conflict(self, team_id: str, entries: Sequence[LedgerEntry]) -> str:
+        """Which entry ids clashed, worked out after the failed write rolled back."""
+        repeated = sorted(i for i, n in Counter(e.entry_id for e in entries).items() if n > 1)
+        if repeated:
+            return f"entry ids {repeated!r} are repeated in one write to team {team_id!r}"
+        ids = [e.entry_id for e in entries]
+        try:
+            stored = sorted(self.read(team_id, lambda tx: list(tx.find_entries(ids))))
+        except (StorageError, NotFoundError):
+            stored = []
+        if len(stored) == 1:
+            return f"entry id {stored[0]!r} is already in team {team_id!r}"
+        if stored:
+            return f"entry ids {stored[:10]!r} are already in team {team_id!r}"
+        return f"an entry id of this write is already in team {team_id!r}"
+
+    # -- the ledger, page by page ---------------------------------------------------
+    def row_pages(
+        self, conn: Connection, team_id: str, start: int, end: int, page: int
+    ) -> Iterator[Sequence[Any]]:
+        """Ledger rows with ``start <= occurred_at < end`` (microseconds), by occurred_at then seq.
+
+        In pages of at most ``page`` rows of ``ENTRY_COLUMNS`` and ``seq``, one query each.
+        """
+        # The first page starts just before ``start``: no stored seq is negative.
+        params: dict[str, object] = {
+            "team_id": team_id,
+            "after_at": start,
+            "after_seq": -1,
+            "end": end,
+            "page": page,
+        }
+        while True:
+            found = conn.execute(self.sql.entries_page, params).all()
+            if not found:
+                return
+            yield found
+            if len(found) < page:
+                return
+            last = found[-1]
+            params["after_at"], params["after_seq"] = last.occurred_at, last.seq
+
+    # -- maintenance ----------------------------------------------------------------
+    def derive_again(self, conn: Connection, team: Team) -> None:
+        """Replace the team's roll-ups, counters, balances and volume by the ledger's."""
+        for delete in self.sql.clear_derived:
+            conn.execute(delete, {"team_id": team.team_id})
+        volume = 0
+        for chunk in self._whole_ledger(conn, team.team_id):
+            batch = Batch.of(team, chunk)
+            volume += batch.volume
+            self.add_figures(conn, team.team_id, batch)
+        conn.execute(self.sql.set_volume, {"key_team": team.team_id, "new_volume": volume})
+
+    def _whole_ledger(self, conn: Connection, team_id: str) -> Iterator[list[LedgerEntry]]:
+        end = rows.micros(datetime.max.replace(tzinfo=UTC)) + 1
+        decode = rows.EntryDecoder(team_id)
+        for page in self.row_pages(conn, team_id, _BEFORE_TIME, end, REBUILD_PAGE):
+            yield [decode(row) for row in page]
+
+    def verify(self, team_id: str) -> list[str]:
+        def work(conn: Connection) -> list[str]:
+            reads = self.locked(conn, team_id)
+            daily: defaultdict[DayKey, int] = defaultdict(int)
+            counters: defaultdict[CycleKey, int] = defaultdict(int)
+            balances: defaultdict[BalanceKey, Balance] = defaultdict(Balance)
+            volume = 0
+            for chunk in self._whole_ledger(conn, team_id):
+                batch = Batch.of(reads.team, chunk)
+                volume += batch.volume
+                for day_key, credits in batch.daily.items():
+                    daily[day_key] += credits
+                for cycle_key, credits in batch.cycles.items():
+                    counters[cycle_key] += credits
+                for balance_key, delta in batch.balances.items():
+                    balances[balance_key] = balances[balance_key].plus(
+                        used=delta.used, granted=delta.granted
+                    )
+            stored = self._stored_figures(conn, team_id)
+            problems = (
+                drift("daily roll-up", stored.daily, daily, 0)
+                + drift("cycle counter", stored.cycles, counters, 0)
+                + drift("balance", stored.balances, balances, Balance())
+            )
+            if reads.volume() != volume:
+                problems.append(f"volume: stored {reads.volume()}, ledger says {volume}")
+            return sorted(problems)
+
+        return self.store.transaction(f"verify team {team_id!r}", work, write=True)
+
+    def rebuild(self, team_id: str) -> None:
+        def work(conn: Connection) -> None:
+            self.derive_again(conn, self.locked(conn, team_id).team)
+
+        self.store.transaction(f"rebuild team {team_id!r}", work, write=True)
+
+    def _stored_figures(self, conn: Connection, team_id: str) -> Batch:
+        params = {"team_id": team_id}
+        daily = {
+            DayKey(day, user, group or None, _FEATURES[feature], credit_type): int(credits)
+            for day, user, group, feature, credit_type, credits in conn.execute(
+                self.sql.all_daily, params
+            )
+        }
+        cycles = {
+            CycleKey(cycle, user, group or None, _FEATURES[feature], credit_type): int(credits)
+            for cycle, user, group, feature, credit_type, credits in conn.execute(
+                self.sql.all_cycles, params
+            )
+        }
+        balances = {
+            BalanceKey(cycle, scope, subject, credit_type): Balance(int(used), int(granted))
+            for cycle, scope, subject, credit_type, used, granted in conn.execute(
+                self.sql.all_balances, params
+            )
+        }
+        return Batch((), daily, cycles, balances)

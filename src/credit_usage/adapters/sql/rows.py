@@ -1,0 +1,184 @@
+"""Values to rows and rows back to values.
+
+Rows read back were validated when they were written, so members and
+entries are rebuilt with their ``trusted`` constructors, skipping the
+validation that dominated the cost of a large snapshot or export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeVar
+
+import sqlalchemy as sa
+
+from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.cycles import BillingSchedule
+from credit_usage.domain.model import EntryKind, Feature, LedgerEntry, Member, Role, Team
+
+__all__ = [
+    "EntryDecoder",
+    "cells",
+    "chunks",
+    "entry_row",
+    "member",
+    "member_values",
+    "micros",
+    "team",
+    "team_values",
+]
+
+T = TypeVar("T")
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_FEATURES: Final = {feature.value: feature for feature in Feature}
+_KINDS: Final = {kind.value: kind for kind in EntryKind}
+_ROLES: Final = {role.value: role for role in Role}
+
+
+def micros(instant: datetime) -> int:
+    """An aware datetime as exact microseconds since the Unix epoch."""
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def team(row: sa.Row[Any]) -> Team:
+    """A team from a row of the teams table."""
+    return Team(
+        team_id=row.team_id,
+        name=row.name,
+        plan=row.plan,
+        billing=BillingSchedule(anchor=row.billing_anchor, period=row.billing_period),
+        credits_per_cycle=int(row.credits_per_cycle),
+        timezone=row.timezone,
+        credit_types=tuple(row.credit_types.split(",")),
+    )
+
+
+def team_values(value: Team) -> dict[str, object]:
+    """The columns of a team's row (its ledger position and volume aside)."""
+    return {
+        "team_id": value.team_id,
+        "name": value.name,
+        "plan": value.plan.value,
+        "billing_anchor": value.billing.anchor,
+        "billing_period": value.billing.period.value,
+        "credits_per_cycle": value.credits_per_cycle,
+        "timezone": value.timezone,
+        "credit_types": ",".join(value.credit_types),
+    }
+
+
+def member(team_id: str, row: sa.Row[Any]) -> Member:
+    """A member from a row of the members table."""
+    return Member.trusted(
+        team_id,
+        row.user_id,
+        row.name,
+        row.email,
+        _ROLES[row.role],
+        row.group_id,
+        # MariaDB returns BOOLEAN as 0/1.
+        bool(row.active),
+    )
+
+
+def member_values(value: Member) -> dict[str, object]:
+    """The columns of a member's row."""
+    return {
+        "team_id": value.team_id,
+        "user_id": value.user_id,
+        "name": value.name,
+        "email": value.email,
+        "role": value.role.value,
+        "group_id": value.group_id,
+        "active": value.active,
+    }
+
+
+def entry_row(team_id: str, seq: int, entry: LedgerEntry) -> tuple[object, ...]:
+    """A ledger row, in the order of :data:`~credit_usage.adapters.sql.schema.LEDGER_ROW`."""
+    recorded = entry.recorded_at
+    feature = entry.feature
+    return (
+        team_id,
+        seq,
+        entry.entry_id,
+        entry.kind.value,
+        entry.user_id,
+        entry.group_id,
+        None if feature is None else feature.value,
+        entry.credit_type,
+        entry.amount,
+        (entry.occurred_at - _EPOCH) // _MICROSECOND,
+        None if recorded is None else (recorded - _EPOCH) // _MICROSECOND,
+        entry.reverses,
+    )
+
+
+class EntryDecoder:
+    """Turns rows that start with the columns of ``schema.ENTRY_COLUMNS`` into entries.
+
+    Columns after those (a page's ``seq``) are ignored.
+
+    Entries of one batch share their ``recorded_at``, so the last one
+    converted is kept.
+    """
+
+    __slots__ = ("_recorded", "_recorded_at", "_team_id")
+
+    def __init__(self, team_id: str) -> None:
+        self._team_id = team_id
+        self._recorded: int | None = None
+        self._recorded_at: datetime | None = None
+
+    def __call__(self, row: Sequence[Any]) -> LedgerEntry:
+        # The order of ENTRY_COLUMNS.
+        (
+            entry_id,
+            kind,
+            user_id,
+            group_id,
+            feature,
+            credit_type,
+            amount,
+            occurred,
+            recorded,
+            rev,
+            *_,
+        ) = row
+        if recorded != self._recorded:
+            self._recorded = recorded
+            self._recorded_at = (
+                None if recorded is None else _EPOCH + timedelta(microseconds=recorded)
+            )
+        return LedgerEntry.trusted(
+            self._team_id,
+            entry_id,
+            _KINDS[kind],
+            user_id,
+            group_id,
+            None if feature is None else _FEATURES[feature],
+            credit_type,
+            int(amount),
+            _EPOCH + timedelta(microseconds=occurred),
+            self._recorded_at,
+            rev,
+        )
+
+
+def cells(rows: Iterable[Sequence[Any]]) -> list[UsageCell]:
+    """Usage cells from rows of (user_id, group_id, feature, credit_type, credits)."""
+    # Positional: a snapshot of a large team builds tens of thousands of cells.
+    # SUM() of a BIGINT is a DECIMAL on PostgreSQL and MariaDB, hence int().
+    return [
+        UsageCell(user_id, group_id or None, _FEATURES[feature], credit_type, int(credits))
+        for user_id, group_id, feature, credit_type, credits in rows
+    ]

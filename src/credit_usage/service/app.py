@@ -1,0 +1,284 @@
+"""CreditUsage: the one facade a host calls; each method routes to a use case.
+
+The use cases live in :mod:`~credit_usage.service.directory` (setup),
+:mod:`~credit_usage.service.ledger` (writes) and
+:mod:`~credit_usage.service.reads`; they share a
+:class:`~credit_usage.service.context.Context`. Every call runs in one
+storage transaction; every read names the acting ``viewer_id``, whose role
+and ``active`` flag are read from storage, never taken from the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Literal, TextIO
+
+from credit_usage.domain.cycles import Cycle, DateRange
+from credit_usage.domain.model import Feature, Group, LedgerEntry, Member, Team
+from credit_usage.domain.results import MemberUsage, Report, Snapshot
+from credit_usage.errors import ValidationError
+from credit_usage.ports import Mailer, Storage
+from credit_usage.service import directory, ledger, reads
+from credit_usage.service.context import Clock, Context, utc_now
+
+__all__ = ["CreditUsage"]
+
+#: How far ahead of the clock usage may be dated by default.
+DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+class CreditUsage:
+    """Track, cap and report the credits each member of a team uses.
+
+    Args:
+        storage: where teams and the ledger live (:class:`InMemoryStorage`,
+            :class:`SqlStorage` or a host's adapter).
+        mailer: sends scheduled reports; ``None`` when the host sends none.
+        clock: returns the current aware datetime; defaults to the system clock.
+        sender: the From address of report emails.
+        max_recipients: the most recipients a scheduled report may have.
+        future_tolerance: usage dated further ahead of the clock is refused
+            (clocks of hosts and their workers differ a little); past
+            instants are always accepted.
+
+    Attributes:
+        storage, mailer, clock: the ports it was built with.
+
+    Example:
+        >>> from credit_usage import CreditUsage, InMemoryStorage
+        >>> app = CreditUsage(storage=InMemoryStorage())
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        mailer: Mailer | None = None,
+        clock: Clock | None = None,
+        *,
+        sender: str = "credit-usage@localhost",
+        max_recipients: int = 5,
+        future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+    ) -> None:
+        if not isinstance(future_tolerance, timedelta) or future_tolerance < timedelta(0):
+            raise ValidationError(
+                f"future_tolerance must be a timedelta of zero or more, got {future_tolerance!r}"
+            )
+        self.storage = storage
+        self.mailer = mailer
+        self.clock: Clock = clock or utc_now
+        self.sender = sender
+        self.max_recipients = max_recipients
+        self.future_tolerance = future_tolerance
+        self._context = Context(
+            storage=storage, mailer=mailer, clock=self.clock, future_tolerance=future_tolerance
+        )
+
+    # -- setup (host-level: no viewer) --------------------------------------------
+    def create_team(self, team: Team) -> Team:
+        """Store a new team. Raises ``AlreadyExistsError`` if its id is taken."""
+        return directory.create_team(self._context, team)
+
+    def update_team(self, team: Team) -> Team:
+        """Replace a team's settings (plan, credits, time zone, billing, credit types).
+
+        Changing the time zone or billing schedule re-derives the team's
+        daily roll-ups and cycle counters from the ledger, so reports follow
+        the new day boundaries.
+        """
+        return directory.update_team(self._context, team)
+
+    def get_team(self, team_id: str) -> Team:
+        """The team. Raises ``NotFoundError``."""
+        return directory.get_team(self._context, team_id)
+
+    def add_group(self, group: Group) -> Group:
+        """Store a new group in an existing team."""
+        return directory.add_group(self._context, group)
+
+    def add_member(self, member: Member) -> Member:
+        """Store a new member; their group, if any, must exist in the team."""
+        return directory.add_member(self._context, member)
+
+    def update_member(self, member: Member) -> Member:
+        """Change a member's role, group, name, email or ``active`` flag.
+
+        Past ledger entries keep the group the member was in when they used
+        the credits.
+        """
+        return directory.update_member(self._context, member)
+
+    def list_members(self, team_id: str) -> list[Member]:
+        """The team's members, deactivated ones included, ordered by user id."""
+        return directory.list_members(self._context, team_id)
+
+    def list_groups(self, team_id: str) -> list[Group]:
+        """The team's groups, ordered by group id."""
+        return directory.list_groups(self._context, team_id)
+
+    # -- writing the ledger -------------------------------------------------------
+    def record_usage(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        feature: Feature | str,
+        credit_type: str,
+        amount: int,
+        occurred_at: datetime,
+        entry_id: str,
+    ) -> LedgerEntry:
+        """Record that ``user_id`` spent ``amount`` credits.
+
+        Checks the team's remaining credits for the cycle of ``occurred_at``
+        (and, once set, the user's and group's limits) atomically with the
+        write, reading the team and the member under the team's lock. The
+        entry takes the member's current group.
+
+        Returns:
+            The stored entry; on a retry with the same ``entry_id`` and
+            payload, the entry stored the first time -- whatever changed
+            since (the member deactivated, the credit type withdrawn).
+
+        Raises:
+            ValidationError: bad amount, feature, credit type or datetime, or
+                ``occurred_at`` further ahead of the clock than ``future_tolerance``.
+            NotFoundError: unknown team or user.
+            PermissionDeniedError: the user is deactivated.
+            InsufficientCreditsError: the team's pool for the cycle is too small.
+            IdempotencyConflictError: ``entry_id`` was used with another payload.
+        """
+        return ledger.record_usage(
+            self._context,
+            team_id,
+            user_id,
+            feature=feature,
+            credit_type=credit_type,
+            amount=amount,
+            occurred_at=occurred_at,
+            entry_id=entry_id,
+        )
+
+    def grant_credits(
+        self, team_id: str, *, amount: int, occurred_at: datetime, entry_id: str
+    ) -> LedgerEntry:
+        """Add ``amount`` credits to the team's pool for the cycle of ``occurred_at``.
+
+        Idempotent per ``entry_id``, like :meth:`record_usage`.
+        """
+        return ledger.grant_credits(
+            self._context, team_id, amount=amount, occurred_at=occurred_at, entry_id=entry_id
+        )
+
+    def reverse_usage(
+        self, team_id: str, entry_id: str, *, reversal_id: str, amount: int | None = None
+    ) -> LedgerEntry:
+        """Refund all (``amount=None``) or part of the usage entry ``entry_id``.
+
+        The reversal nets out in the original's cycle, day, user, group,
+        feature and credit type, however long ago that was.
+
+        Raises:
+            NotFoundError: no such entry in the team.
+            ValidationError: the entry is not a usage entry, or ``amount``
+                exceeds what is left to reverse.
+            IdempotencyConflictError: ``reversal_id`` was used for something else.
+        """
+        return ledger.reverse_usage(
+            self._context, team_id, entry_id, reversal_id=reversal_id, amount=amount
+        )
+
+    def record_many(self, entries: Iterable[LedgerEntry], *, enforce_limits: bool = True) -> int:
+        """Ingest a batch of entries of one team in one transaction, all or nothing.
+
+        Each entry is stored as given (its ``group_id`` included: imports carry
+        historical groups); ``recorded_at`` is set to now where it is ``None``.
+        Entries already stored with the same payload are skipped.
+
+        Args:
+            entries: ledger entries, all of the same team.
+            enforce_limits: ``False`` skips every limit check, the team pool
+                included (imports of history).
+
+        Returns:
+            How many entries were new.
+
+        Raises:
+            ValidationError: entries of several teams, an undeclared credit
+                type, a reversal that does not fit its original, usage dated
+                in the future.
+            NotFoundError: unknown team, user or group.
+            InsufficientCreditsError: with ``enforce_limits``, a cycle's pool overflows.
+            IdempotencyConflictError: an id stored (or repeated in the batch)
+                with another payload.
+        """
+        return ledger.record_many(self._context, entries, enforce_limits=enforce_limits)
+
+    # -- reading ------------------------------------------------------------------
+    def snapshot(
+        self, viewer_id: str, team_id: str, *, date_range: DateRange | None = None
+    ) -> Snapshot:
+        """The live Analytics view of the current billing cycle.
+
+        ``total_credits``, ``used`` and ``remaining`` cover the whole cycle;
+        ``members`` covers ``date_range`` (default: the whole cycle), which
+        must lie inside the cycle. Zero-usage members are included;
+        deactivated members only when they used credits in the range.
+
+        Raises:
+            PermissionDeniedError: the viewer is not an active Admin or Manager of the team.
+            PlanNotEligibleError: the team is on Free.
+            RangeOutsideCycleError: ``date_range`` reaches outside the cycle.
+        """
+        return reads.snapshot(self._context, viewer_id, team_id, date_range=date_range)
+
+    def member_usage(
+        self,
+        viewer_id: str,
+        team_id: str,
+        user_id: str,
+        *,
+        period: DateRange | Cycle | None = None,
+    ) -> MemberUsage:
+        """One member's usage in ``period`` (default: the current cycle).
+
+        A Member may ask only for themselves; Admin and Manager for anyone in the team.
+        """
+        return reads.member_usage(self._context, viewer_id, team_id, user_id, period=period)
+
+    def usage_report(self, viewer_id: str, team_id: str, period: DateRange | Cycle) -> Report:
+        """Usage of any period, one row per member x group at the time of use x credit type.
+
+        Raises:
+            PermissionDeniedError, PlanNotEligibleError: as for :meth:`snapshot`.
+        """
+        return reads.usage_report(self._context, viewer_id, team_id, period)
+
+    def export_csv(
+        self,
+        viewer_id: str,
+        team_id: str,
+        period: DateRange | Cycle,
+        out: TextIO,
+        *,
+        layout: Literal["wide", "long"] = "wide",
+        excel: bool = False,
+    ) -> int:
+        """Write the usage report of ``period`` to ``out`` as CSV (see ``docs/concepts.md``).
+
+        Returns:
+            How many data rows were written.
+        """
+        return reads.export_csv(
+            self._context, viewer_id, team_id, period, out, layout=layout, excel=excel
+        )
+
+    def export_ledger_csv(
+        self, viewer_id: str, team_id: str, period: DateRange | Cycle, out: TextIO
+    ) -> int:
+        """Stream every ledger entry of ``period`` to ``out``, in ``occurred_at`` order.
+
+        Returns:
+            How many entries were written.
+        """
+        return reads.export_ledger_csv(self._context, viewer_id, team_id, period, out)

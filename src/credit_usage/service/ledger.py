@@ -1,0 +1,277 @@
+"""Writing the ledger: usage, grants, reversals and bulk imports.
+
+Each write validates its arguments, then hands a plan to
+:meth:`~credit_usage.ports.Ledger.append`. The plan runs with the team
+locked and reads everything it decides on there -- the team, the member,
+the groups, the stored entries and balances -- so no change that commits
+meanwhile (a new time zone, a deactivated member) can slip between a check
+and the write. It looks up the entry id first: a retry of a stored entry
+returns it whatever changed since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import attrs
+
+from credit_usage.domain.ledger import (
+    Batch,
+    check_reversal,
+    check_team_pool,
+    check_volume,
+)
+from credit_usage.domain.model import EntryKind, Feature, LedgerEntry, Member, Team
+from credit_usage.domain.validation import require_credits, require_id, to_enum
+from credit_usage.errors import (
+    IdempotencyConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from credit_usage.ports import Decision, TeamReads
+from credit_usage.service.context import Context, check_same, require_instance
+
+__all__ = ["grant_credits", "record_many", "record_usage", "reverse_usage"]
+
+
+def record_usage(
+    ctx: Context,
+    team_id: str,
+    user_id: str,
+    *,
+    feature: Feature | str,
+    credit_type: str,
+    amount: int,
+    occurred_at: datetime,
+    entry_id: str,
+) -> LedgerEntry:
+    """Record that a member spent credits; see :meth:`credit_usage.CreditUsage.record_usage`."""
+    now = ctx.now()
+    # The group is a snapshot taken under the lock, not part of the caller's payload.
+    candidate = LedgerEntry(
+        team_id=team_id,
+        entry_id=entry_id,
+        kind=EntryKind.USAGE,
+        user_id=user_id,
+        group_id=None,
+        feature=to_enum(Feature, feature),
+        credit_type=credit_type,
+        amount=amount,
+        occurred_at=occurred_at,
+        recorded_at=now,
+    )
+
+    def plan(tx: TeamReads) -> Decision[LedgerEntry]:
+        stored = tx.find_entries([entry_id]).get(entry_id)
+        if stored is not None:
+            # A retry after the member moved is still the same call.
+            check_same(stored, attrs.evolve(candidate, group_id=stored.group_id))
+            return Decision(Batch.empty(), stored)
+        team = tx.team
+        member = _active_member(tx, user_id)
+        team.require_credit_type(credit_type)
+        ctx.check_not_in_future(candidate, now)
+        entry = attrs.evolve(candidate, group_id=member.group_id)
+        batch = Batch.of(team, [entry])
+        _check(team, batch, tx, pool=True)
+        return Decision(batch, entry)
+
+    return ctx.storage.append(require_id("team_id", team_id), plan)
+
+
+def grant_credits(
+    ctx: Context, team_id: str, *, amount: int, occurred_at: datetime, entry_id: str
+) -> LedgerEntry:
+    """Add credits to the team's pool; see :meth:`credit_usage.CreditUsage.grant_credits`."""
+    candidate = LedgerEntry(
+        team_id=team_id,
+        entry_id=entry_id,
+        kind=EntryKind.GRANT,
+        user_id=None,
+        group_id=None,
+        feature=None,
+        credit_type=None,
+        amount=amount,
+        occurred_at=occurred_at,
+        recorded_at=ctx.now(),
+    )
+
+    def plan(tx: TeamReads) -> Decision[LedgerEntry]:
+        stored = tx.find_entries([entry_id]).get(entry_id)
+        if stored is not None:
+            check_same(stored, candidate)
+            return Decision(Batch.empty(), stored)
+        batch = Batch.of(tx.team, [candidate])
+        _check(tx.team, batch, tx, pool=False)
+        return Decision(batch, candidate)
+
+    return ctx.storage.append(team_id, plan)
+
+
+def reverse_usage(
+    ctx: Context, team_id: str, entry_id: str, *, reversal_id: str, amount: int | None = None
+) -> LedgerEntry:
+    """Refund a usage entry; see :meth:`credit_usage.CreditUsage.reverse_usage`."""
+    require_id("team_id", team_id)
+    require_id("entry_id", entry_id)
+    require_id("reversal_id", reversal_id)
+    if amount is not None:
+        require_credits("amount", amount, minimum=1)
+    now = ctx.now()
+
+    def plan(tx: TeamReads) -> Decision[LedgerEntry]:
+        found = tx.find_entries([entry_id, reversal_id])
+        stored = found.get(reversal_id)
+        if stored is not None:
+            if (
+                stored.kind is not EntryKind.REVERSAL
+                or stored.reverses != entry_id
+                or (amount is not None and stored.amount != amount)
+            ):
+                raise IdempotencyConflictError(
+                    f"entry id {reversal_id!r} is already used by another entry in team {team_id!r}"
+                )
+            return Decision(Batch.empty(), stored)
+        original = found.get(entry_id)
+        if original is None:
+            raise NotFoundError(f"entry {entry_id!r} does not exist in team {team_id!r}")
+        if original.kind is not EntryKind.USAGE:
+            raise ValidationError(
+                f"entry {entry_id!r} is a {original.kind} entry; only usage can be reversed"
+            )
+        so_far = tx.reversed_totals([entry_id]).get(entry_id, 0)
+        remainder = original.amount - so_far
+        if remainder == 0:
+            raise ValidationError(f"entry {entry_id!r} is already fully reversed")
+        reversal = LedgerEntry(
+            team_id=team_id,
+            entry_id=reversal_id,
+            kind=EntryKind.REVERSAL,
+            user_id=original.user_id,
+            group_id=original.group_id,
+            feature=original.feature,
+            credit_type=original.credit_type,
+            amount=remainder if amount is None else amount,
+            occurred_at=original.occurred_at,
+            recorded_at=now,
+            reverses=entry_id,
+        )
+        check_reversal(reversal, original, so_far)
+        batch = Batch.of(tx.team, [reversal])
+        _check(tx.team, batch, tx, pool=False)
+        return Decision(batch, reversal)
+
+    return ctx.storage.append(team_id, plan)
+
+
+def record_many(ctx: Context, entries: Iterable[LedgerEntry], *, enforce_limits: bool) -> int:
+    """Ingest a batch of one team's entries; see :meth:`credit_usage.CreditUsage.record_many`."""
+    now = ctx.now()
+    given = list(entries)
+    if not given:
+        return 0
+    for entry in given:
+        require_instance(LedgerEntry, entry)
+    team_ids = {e.team_id for e in given}
+    if len(team_ids) > 1:
+        raise ValidationError(
+            f"record_many takes entries of one team per call, got {sorted(team_ids)!r}"
+        )
+    team_id = given[0].team_id
+    prepared = [e if e.recorded_at else e.recorded(now) for e in _dedupe(given)]
+
+    def plan(tx: TeamReads) -> Decision[int]:
+        stored = tx.find_entries([e.entry_id for e in prepared])
+        fresh = []
+        for entry in prepared:
+            existing = stored.get(entry.entry_id)
+            if existing is None:
+                fresh.append(entry)
+            else:
+                check_same(existing, entry)
+        if not fresh:
+            return Decision(Batch.empty(), 0)
+        team = tx.team
+        _check_references(team, tx, fresh)
+        for entry in fresh:
+            if entry.kind is EntryKind.USAGE:
+                ctx.check_not_in_future(entry, now)
+        _check_reversals(fresh, tx)
+        batch = Batch.of(team, fresh)
+        _check(team, batch, tx, pool=enforce_limits)
+        return Decision(batch, len(fresh))
+
+    return ctx.storage.append(team_id, plan)
+
+
+def _active_member(tx: TeamReads, user_id: str) -> Member:
+    member = tx.member(user_id)
+    if member is None:
+        raise NotFoundError(f"user {user_id!r} is not a member of team {tx.team.team_id!r}")
+    if not member.active:
+        raise PermissionDeniedError(
+            f"user {user_id!r} is deactivated and cannot use credits in team {tx.team.team_id!r}"
+        )
+    return member
+
+
+def _check(team: Team, batch: Batch, tx: TeamReads, *, pool: bool) -> None:
+    """The checks every write runs on its batch inside the transaction.
+
+    The volume bound always holds; the team pool (and, later, the user and
+    group limits) only where the call enforces limits.
+    """
+    check_volume(team, batch, tx.volume())
+    if pool:
+        check_team_pool(team, batch, tx.balances(list(batch.balances)))
+
+
+def _check_references(team: Team, tx: TeamReads, fresh: Sequence[LedgerEntry]) -> None:
+    """Every user, group and credit type a batch names exists in the team now."""
+    users = {e.user_id for e in fresh if e.user_id is not None}
+    groups = {e.group_id for e in fresh if e.group_id is not None}
+    members = {m.user_id for m in tx.members()} if users else set()
+    known_groups = {g.group_id for g in tx.groups()} if groups else set()
+    for entry in fresh:
+        if entry.user_id is not None and entry.user_id not in members:
+            raise NotFoundError(
+                f"user {entry.user_id!r} of entry {entry.entry_id!r} is not a member of "
+                f"team {team.team_id!r}"
+            )
+        if entry.group_id is not None and entry.group_id not in known_groups:
+            raise NotFoundError(
+                f"group {entry.group_id!r} of entry {entry.entry_id!r} does not exist in "
+                f"team {team.team_id!r}"
+            )
+        if entry.credit_type is not None:
+            team.require_credit_type(entry.credit_type)
+
+
+def _dedupe(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+    """Entries with repeated ids dropped; a repeat with another payload is a conflict."""
+    seen: dict[str, LedgerEntry] = {}
+    for entry in entries:
+        first = seen.get(entry.entry_id)
+        if first is None:
+            seen[entry.entry_id] = entry
+        else:
+            check_same(first, entry)
+    return list(seen.values())
+
+
+def _check_reversals(fresh: Sequence[LedgerEntry], tx: TeamReads) -> None:
+    """Check reversals in a batch against their originals, stored or earlier in the batch."""
+    reversals = [e for e in fresh if e.kind is EntryKind.REVERSAL]
+    if not reversals:
+        return
+    targets = {e.reverses for e in reversals if e.reverses is not None}
+    originals = tx.find_entries(targets)
+    so_far = tx.reversed_totals(targets)
+    for entry in fresh:
+        if entry.kind is EntryKind.USAGE and entry.entry_id in targets:
+            originals.setdefault(entry.entry_id, entry)
+        elif entry.kind is EntryKind.REVERSAL and entry.reverses is not None:
+            check_reversal(entry, originals.get(entry.reverses), so_far.get(entry.reverses, 0))
+            so_far[entry.reverses] = so_far.get(entry.reverses, 0) + entry.amount
