@@ -74,7 +74,7 @@ def require_id(what: str, value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         raise ValidationError(
             f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} characters, "
-            f"got {value!r}"
+            f"got {_shown(value)}"
         )
     return _storable(what, value)
 
@@ -100,11 +100,19 @@ def _storable(what: str, value: str) -> str:
 
 
 def _too_long(what: str, value: str, limit: int) -> ValidationError:
-    # Only the start of the value: a message must not carry megabytes of it.
-    shown = repr(value[:40]) + ("..." if len(value) > 40 else "")
     return ValidationError(
-        f"{what} must be at most {limit} characters, got {len(value)} characters: {shown}"
+        f"{what} must be at most {limit} characters, got {len(value)} characters: {_shown(value)}"
     )
+
+
+def _shown(value: object) -> str:
+    """``value`` for a message: only the start of a long text, which may be megabytes."""
+    if isinstance(value, str) and len(value) > _SHOWN:
+        return f"{value[:_SHOWN]!r}... ({len(value)} characters)"
+    return repr(value)
+
+
+_SHOWN = 40
 
 
 def require_optional_id(what: str, value: object) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from attrs import frozen
 
@@ -17,10 +18,17 @@ from credit_usage.domain.access import Action, authorize
 from credit_usage.domain.cycles import Cycle, DateRange
 from credit_usage.domain.model import LedgerEntry, Team
 from credit_usage.domain.validation import require_aware
-from credit_usage.errors import IdempotencyConflictError, ValidationError
-from credit_usage.ports import Mailer, Storage, TeamReads
+from credit_usage.errors import (
+    IdempotencyConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from credit_usage.ports import Mailer, Query, Storage, TeamReads
 
 __all__ = ["Clock", "Context", "check_same", "require_instance"]
+
+T = TypeVar("T")
 
 #: Returns the current instant, timezone-aware.
 Clock = Callable[[], datetime]
@@ -57,6 +65,28 @@ class Context:
         team = tx.team
         authorize(tx.member(viewer_id), viewer_id, team, action, subject_user_id=subject)
         return team
+
+    def read_as(self, viewer_id: str, team_id: str, query: Query[T]) -> T:
+        """Run the viewer-scoped ``query`` in one read transaction of ``team_id``.
+
+        A team that does not exist is refused as a team the viewer is not in
+        (``PermissionDeniedError``), so no caller learns which team ids exist.
+        """
+        started = False
+
+        def run(tx: TeamReads) -> T:
+            nonlocal started
+            started = True
+            return query(tx)
+
+        try:
+            return self.storage.read(team_id, run)
+        except NotFoundError:
+            if started:
+                raise
+            raise PermissionDeniedError(
+                f"user {viewer_id!r} is not a member of team {team_id!r}"
+            ) from None
 
     def check_not_in_future(self, entry: LedgerEntry, now: datetime) -> None:
         """Refuse usage dated further ahead of ``now`` than the future tolerance.

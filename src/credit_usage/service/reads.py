@@ -76,7 +76,7 @@ def snapshot(
             members=snapshot_members(team, tx.members(), cells),
         )
 
-    return ctx.storage.read(team_id, query)
+    return ctx.read_as(viewer_id, team_id, query)
 
 
 def member_usage(
@@ -95,7 +95,7 @@ def member_usage(
         cells = _usage(tx, team, ctx.period(team, period, now))
         return build_member_usage(member, cells, team.credit_types)
 
-    return ctx.storage.read(team_id, query)
+    return ctx.read_as(viewer_id, team_id, query)
 
 
 def usage_report(ctx: Context, viewer_id: str, team_id: str, period: Period) -> Report:
@@ -108,7 +108,7 @@ def usage_report(ctx: Context, viewer_id: str, team_id: str, period: Period) -> 
         team = ctx.authorize(tx, viewer_id, Action.EXPORT)
         return _report(tx, team, ctx.period(team, period, now))
 
-    return ctx.storage.read(team_id, query)
+    return ctx.read_as(viewer_id, team_id, query)
 
 
 def export_csv(
@@ -144,7 +144,7 @@ def export_ledger_csv(
         # Streamed inside the transaction: one consistent ledger, constant memory.
         return write_ledger_csv(tx.iter_entries(days.start(team.tz), days.end(team.tz)), out)
 
-    return ctx.storage.read(team_id, query)
+    return ctx.read_as(viewer_id, team_id, query)
 
 
 def _require_ids(viewer_id: str, team_id: str) -> None:

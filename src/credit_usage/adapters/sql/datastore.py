@@ -75,12 +75,21 @@ class Datastore:
         return redact(text, self._secrets)
 
     def failure(self, doing: str, exc: SQLAlchemyError) -> StorageError:
-        """A :class:`StorageError` for ``exc`` raised while ``doing``."""
-        error = StorageError(
+        """A :class:`StorageError` for ``exc`` raised while ``doing`` (raise it from the cause)."""
+        return StorageError(
             f"could not {doing} in the database at {self.shown_url}: {self.reason(exc)}"
         )
-        error.__cause__ = driver_error(exc)
-        return error
+
+    def scrubbed(self, cause: BaseException) -> BaseException:
+        """``cause`` with every credential removed from its arguments, so a logged
+        traceback does not print them (a raw ``@`` in a password makes the
+        drivers name the rest of it as the host)."""
+        text = str(cause)
+        if redact(text, self._secrets) != text:
+            cause.args = tuple(
+                redact(arg, self._secrets) if isinstance(arg, str) else arg for arg in cause.args
+            )
+        return cause
 
     @contextmanager
     def failures(self, doing: str) -> Iterator[None]:
@@ -88,7 +97,7 @@ class Datastore:
         try:
             yield
         except SQLAlchemyError as exc:
-            raise self.failure(doing, exc) from driver_error(exc)
+            raise self.failure(doing, exc) from self.scrubbed(driver_error(exc))
 
     def connect(self) -> Connection:
         """A connection from the engine's pool."""
@@ -97,7 +106,7 @@ class Datastore:
         except SQLAlchemyError as exc:
             raise StorageError(
                 f"cannot connect to the database at {self.shown_url}: {self.reason(exc)}"
-            ) from driver_error(exc)
+            ) from self.scrubbed(driver_error(exc))
 
     def transaction(self, doing: str, work: Callable[[Connection], T], *, write: bool) -> T:
         """Run ``work`` in one transaction and commit.
@@ -119,7 +128,7 @@ class Datastore:
                     return work(conn)
             except DBAPIError as exc:
                 if attempt == attempts or not self.dialect.retryable(driver_error(exc)):
-                    raise self.failure(doing, exc) from driver_error(exc)
+                    raise self.failure(doing, exc) from self.scrubbed(driver_error(exc))
                 log.warning(
                     "the database aborted the transaction to %s (attempt %d of %d): %s; "
                     "running it again",
@@ -129,6 +138,6 @@ class Datastore:
                     self.reason(exc),
                 )
             except SQLAlchemyError as exc:
-                raise self.failure(doing, exc) from driver_error(exc)
+                raise self.failure(doing, exc) from self.scrubbed(driver_error(exc))
             time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")

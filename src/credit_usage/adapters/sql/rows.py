@@ -73,6 +73,7 @@ def team_values(value: Team) -> dict[str, object]:
         "credits_per_cycle": value.credits_per_cycle,
         "timezone": value.timezone,
         "credit_types": ",".join(value.credit_types),
+        "features": None,
     }
 
 

@@ -151,13 +151,16 @@ def make_metadata(prefix: str = DEFAULT_PREFIX, *, dialect: str | None = None) -
         md,
         sa.Column("team_id", ident(), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("plan", sa.String(16), nullable=False),
+        sa.Column("plan", slug(), nullable=False),
         sa.Column("billing_anchor", sa.Date(), nullable=False),
         sa.Column("billing_period", sa.String(16), nullable=False),
         sa.Column("credits_per_cycle", sa.BigInteger(), nullable=False),
         sa.Column("timezone", sa.String(255), nullable=False),
         # Slugs cannot hold a comma, so a comma-joined list is unambiguous.
         sa.Column("credit_types", sa.Text(), nullable=False),
+        # The declared features as JSON [[value, label], ...]; NULL (a team
+        # stored before features were configurable) means the default four.
+        sa.Column("features", sa.Text(), nullable=True),
         # The position of the team's last ledger entry; the writer holding the
         # team's lock numbers its entries on from here.
         sa.Column("ledger_seq", sa.BigInteger(), nullable=False, server_default="0"),
@@ -203,7 +206,7 @@ def make_metadata(prefix: str = DEFAULT_PREFIX, *, dialect: str | None = None) -
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("user_id", ident(), nullable=True),
         sa.Column("group_id", ident(), nullable=True),
-        sa.Column("feature", sa.String(16), nullable=True),
+        sa.Column("feature", slug(), nullable=True),
         sa.Column("credit_type", slug(), nullable=True),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),  # microseconds, UTC
@@ -236,7 +239,7 @@ def make_metadata(prefix: str = DEFAULT_PREFIX, *, dialect: str | None = None) -
             sa.Column(period, sa.Date(), nullable=False),
             sa.Column("user_id", ident(), nullable=False),
             sa.Column("group_id", ident(), nullable=False),  # '' for "no group"
-            sa.Column("feature", sa.String(16), nullable=False),
+            sa.Column("feature", slug(), nullable=False),
             sa.Column("credit_type", slug(), nullable=False),
             sa.Column("credits", sa.BigInteger(), nullable=False),
             **_CLUSTERED,
