@@ -27,6 +27,9 @@ from credit_usage import (
     Team,
 )
 
+# The shared builders need no pytest.
+from credit_usage.testing.builders import make_group, make_member, make_team
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The benchmark's "now": late in the cycle 2026-11-01..2026-11-30 (UTC).
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -136,8 +139,8 @@ class Workload:
 
 
 def _team(team_id: str, name: str, *, members: int, groups: int, events: int) -> TeamSetup:
-    team = Team(
-        team_id=team_id,
+    team = make_team(
+        team_id,
         name=name,
         plan=Plan.SCALE,
         billing=BillingSchedule(anchor=date(2026, 1, 1)),
@@ -147,12 +150,12 @@ def _team(team_id: str, name: str, *, members: int, groups: int, events: int) ->
         credit_types=CREDIT_TYPES,
     )
     group_list = [
-        Group(team_id=team_id, group_id=f"g{g:02d}", name=f"Group {g:02d}") for g in range(groups)
+        make_group(f"g{g:02d}", team_id=team_id, name=f"Group {g:02d}") for g in range(groups)
     ]
     member_list = [
-        Member(
+        make_member(
+            f"u{u:04d}",
             team_id=team_id,
-            user_id=f"u{u:04d}",
             name=f"Member {u:04d}",
             email=f"u{u:04d}@{team_id}.example",
             role=Role.ADMIN if u == 0 else Role.MANAGER if u < 5 else Role.MEMBER,

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from credit_usage import (
-    BillingSchedule,
-    CreditUsage,
-    Group,
-    InMemoryStorage,
-    Member,
-    Storage,
-    Team,
-)
+from credit_usage import CreditUsage, InMemoryStorage, Storage, Team
+
+# The builders of the storage contract kit: ``make_team(**overrides)`` is imported
+# from here by the tests ("acme", "Acme", Pro, billed from 2025-01-15, 10,000
+# credits, UTC, credit types email and phone).
+from credit_usage.testing.builders import make_group, make_member, make_team
 
 settings.register_profile(
     "ci",
@@ -93,40 +90,17 @@ def app(storage: Storage, clock: Clock) -> CreditUsage:
     return CreditUsage(storage=storage, clock=clock)
 
 
-def make_team(**overrides: object) -> Team:
-    fields: dict[str, object] = {
-        "team_id": "acme",
-        "name": "Acme",
-        "plan": "pro",
-        "billing": BillingSchedule(anchor=date(2025, 1, 15)),
-        "credits_per_cycle": 10_000,
-        "timezone": "UTC",
-        "credit_types": ("email", "phone"),
-    }
-    fields.update(overrides)
-    return Team(**fields)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def team(app: CreditUsage) -> Team:
     """Team "acme" on Pro: admin Ada, manager Max, members Mia (Sales) and Noa (Support)."""
     team = app.create_team(make_team())
-    app.add_group(Group(team_id="acme", group_id="sales", name="Sales EMEA"))
-    app.add_group(Group(team_id="acme", group_id="support", name="Support"))
-    for user_id, name, role, group in (
-        ("ada", "Ada", "admin", None),
-        ("max", "Max", "manager", None),
-        ("mia", "Mia", "member", "sales"),
-        ("noa", "Noa", "member", "support"),
+    app.add_group(make_group("sales", name="Sales EMEA"))
+    app.add_group(make_group("support"))
+    for user_id, role, group in (
+        ("ada", "admin", None),
+        ("max", "manager", None),
+        ("mia", "member", "sales"),
+        ("noa", "member", "support"),
     ):
-        app.add_member(
-            Member(
-                team_id="acme",
-                user_id=user_id,
-                name=name,
-                email=f"{user_id}@acme.test",
-                role=role,
-                group_id=group,
-            )
-        )
+        app.add_member(make_member(user_id, role=role, group_id=group))
     return team

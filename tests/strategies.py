@@ -36,6 +36,7 @@ from credit_usage import (
     Team,
 )
 from credit_usage.domain.validation import MAX_NAME_LENGTH
+from credit_usage.testing.builders import grant, reversal, usage
 
 #: Zones with the awkward cases: DST gaps at midnight (Santiago, Sao Paulo,
 #: Tehran), half-hour DST (Lord Howe), 45-minute offsets (Chatham), half-hour
@@ -214,7 +215,7 @@ def teams() -> st.SearchStrategy[Team]:
         Team,
         team_id=ids(),
         name=names(),
-        plan=st.sampled_from(Plan),
+        plan=st.sampled_from(Plan).map(str) | slugs(),
         billing=schedules(),
         credits_per_cycle=credits(),
         timezone=zone_names(),
@@ -289,44 +290,29 @@ def ledgers(draw: st.DrawFn, team_id: str = "acme") -> list[LedgerEntry]:
         occurred_at = BASE_INSTANT + timedelta(minutes=draw(st.integers(0, 60 * 24 * 90)))
         reversible = sorted(key for key, left in left_to_reverse.items() if left)
         if kind is EntryKind.GRANT:
-            entry = LedgerEntry(
-                team_id=team_id,
-                entry_id=entry_id,
-                kind=kind,
-                user_id=None,
-                group_id=None,
-                feature=None,
-                credit_type=None,
+            entry = grant(
+                entry_id,
                 amount=draw(st.integers(1, 1000)),
+                team_id=team_id,
                 occurred_at=occurred_at,
+                recorded_at=None,
             )
         elif kind is EntryKind.REVERSAL and reversible:
             original = usage_by_id[draw(st.sampled_from(reversible))]
             amount = draw(st.integers(1, left_to_reverse[original.entry_id]))
             left_to_reverse[original.entry_id] -= amount
-            entry = LedgerEntry(
-                team_id=team_id,
-                entry_id=entry_id,
-                kind=kind,
-                user_id=original.user_id,
-                group_id=original.group_id,
-                feature=original.feature,
-                credit_type=original.credit_type,
-                amount=amount,
-                occurred_at=original.occurred_at,
-                reverses=original.entry_id,
-            )
+            entry = reversal(entry_id, original, amount=amount, recorded_at=None)
         else:
-            entry = LedgerEntry(
+            entry = usage(
+                entry_id,
                 team_id=team_id,
-                entry_id=entry_id,
-                kind=EntryKind.USAGE,
                 user_id=draw(st.sampled_from(USERS)),
                 group_id=draw(st.sampled_from(GROUPS)),
                 feature=draw(st.sampled_from(Feature)),
                 credit_type=draw(st.sampled_from(CREDIT_TYPES)),
                 amount=draw(st.integers(1, 1000)),
                 occurred_at=occurred_at,
+                recorded_at=None,
             )
             usage_by_id[entry_id] = entry
             left_to_reverse[entry_id] = entry.amount
@@ -339,9 +325,9 @@ def ledgers(draw: st.DrawFn, team_id: str = "acme") -> list[LedgerEntry]:
 
 def by_feature(
     values: st.SearchStrategy[int] | None = None,
-) -> st.SearchStrategy[dict[Feature, int]]:
+) -> st.SearchStrategy[dict[str, int]]:
     values = credits() if values is None else values
-    return st.fixed_dictionaries(dict.fromkeys(Feature, values))
+    return st.fixed_dictionaries(dict.fromkeys((f.value for f in Feature), values))
 
 
 @st.composite
@@ -372,7 +358,7 @@ def long_rows(text: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[L
         email=text,
         group_id=st.none() | text,
         group_name=text,
-        feature=st.sampled_from(Feature),
+        feature=st.sampled_from(Feature).map(str),
         credit_type=text,
         credits=credits(1),
     )

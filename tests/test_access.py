@@ -71,10 +71,23 @@ class TestAllowedActions:
         with pytest.raises(ValidationError, match="'owner'"):
             allowed_actions("owner", Plan.PRO)  # type: ignore[arg-type]
 
-    def test_an_unknown_plan_is_refused(self) -> None:
-        """A plan outside the enum is a ValidationError naming it."""
-        with pytest.raises(ValidationError, match="'gold'"):
-            allowed_actions(Role.ADMIN, "gold")  # type: ignore[arg-type]
+    def test_a_plan_the_host_names_has_nothing_unless_eligible(self) -> None:
+        """Plans are the host's slugs: "gold" has no team views until it is made eligible."""
+        assert allowed_actions(Role.ADMIN, "gold") == frozenset()
+        assert allowed_actions(Role.ADMIN, "gold", {"gold", "pro"}) == frozenset(Action)
+        assert allowed_actions(Role.ADMIN, Plan.PRO, {"gold"}) == frozenset()
+
+    @pytest.mark.parametrize("plan", ["Gold", "", "pro plan", 3])
+    def test_a_plan_that_is_no_slug_is_refused(self, plan: object) -> None:
+        """A plan must be a slug (lower-case letters, digits, - and _)."""
+        with pytest.raises(ValidationError, match="plan"):
+            allowed_actions(Role.ADMIN, plan)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("eligible", ["pro", [3], ["Pro!"]])
+    def test_eligible_plans_must_be_slugs(self, eligible: object) -> None:
+        """eligible_plans is a collection of slugs, not one string."""
+        with pytest.raises(ValidationError, match="eligible"):
+            allowed_actions(Role.ADMIN, "pro", eligible)  # type: ignore[arg-type]
 
 
 class TestWhoIsAViewer:

@@ -401,7 +401,7 @@ class TestSafetyProperties:
                 e.recorded_at.isoformat() if e.recorded_at else "",
                 safe_cell(e.user_id or ""),
                 safe_cell(e.group_id or ""),
-                e.feature.value if e.feature else "",
+                e.feature or "",
                 safe_cell(e.credit_type or ""),
                 str(e.amount),
                 safe_cell(e.reverses or ""),

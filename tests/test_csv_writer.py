@@ -95,7 +95,7 @@ def expected_long(row: LongRow) -> list[str]:
     text = [row.user_id, row.name, row.email, row.group_name]
     return [
         *(safe_cell(cell) for cell in text),
-        row.feature.label,
+        Feature(row.feature).label,
         safe_cell(row.credit_type),
         str(row.credits),
     ]

@@ -33,14 +33,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
 from datetime import date, datetime
-from email.message import EmailMessage
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from attrs import frozen
 
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch
 from credit_usage.domain.model import Group, LedgerEntry, Member, Team
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 __all__ = [
     "Decision",

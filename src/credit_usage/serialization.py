@@ -11,26 +11,39 @@ tuples as lists. ``from_dict(type(x), to_dict(x)) == x`` for every public value.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin
 
-import cattrs
+from credit_usage.errors import CreditUsageError, ValidationError
 
-from credit_usage.errors import ValidationError
+if TYPE_CHECKING:
+    import cattrs
 
-__all__ = ["converter", "from_dict", "to_dict"]
+__all__ = ["from_dict", "get_converter", "to_dict"]
 
 T = TypeVar("T")
 
 
-def _make_converter() -> cattrs.Converter:
+@functools.cache
+def get_converter() -> cattrs.Converter:
+    """The converter behind :func:`to_dict` and :func:`from_dict`, built on first use.
+
+    cattrs is imported then, not when ``credit_usage`` is: a host that never
+    serializes does not pay for it.
+    """
+    import cattrs
+
     conv = cattrs.Converter()
     # cattrs passes str-based enums through as members (str comes before Enum
     # in a StrEnum's MRO); plain data means their values. Result types do not
     # convert their fields, so a plain string may stand where an enum is typed.
     conv.register_unstructure_hook(StrEnum, _unstructure_enum)
+    # A field typed ``str`` may hold a StrEnum member (``Feature.API`` for the
+    # feature "api"): written as its plain value, in keys too.
+    conv.register_unstructure_hook(str, _unstructure_enum)
     # cattrs' defaults call int(value) / str(value) / bool(value): 1.5 would
     # become 1 credit, None the name "None" and "false" True. Data of the
     # wrong type is refused instead.
@@ -45,8 +58,31 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(datetime, lambda dt: dt.isoformat())
     conv.register_structure_hook(datetime, lambda value, _: _parse_datetime(value))
     conv.register_unstructure_hook(date, lambda d: d.isoformat())
+    # An error becomes the JSON body of a web response: its code, message and figures.
+    conv.register_unstructure_hook_func(
+        lambda cls: isinstance(cls, type) and issubclass(cls, CreditUsageError),
+        lambda error: _error_body(conv, error),
+    )
     conv.register_structure_hook(date, lambda value, _: _parse_date(value))
     return conv
+
+
+def _error_body(conv: cattrs.Converter, error: CreditUsageError) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    for name, value in error.details().items():
+        body[name] = _json_ready(conv.unstructure(value))
+    return body
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` as JSON data; anything else (an object a caller passed) as its repr."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    return repr(value)
 
 
 def _is_homogeneous_sequence(cls: Any) -> bool:
@@ -118,13 +154,15 @@ def _parse_date(value: Any) -> date:
         raise ValidationError(f"expected an ISO date, got {value!r}") from None
 
 
-#: The converter behind :func:`to_dict` and :func:`from_dict`.
-converter = _make_converter()
+def __getattr__(name: str) -> Any:
+    if name == "converter":
+        return get_converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_dict(obj: Any) -> Any:
     """``obj`` as plain JSON-ready data (dicts, lists, strings, numbers)."""
-    return converter.unstructure(obj)
+    return get_converter().unstructure(obj)
 
 
 def from_dict(cls: type[T], data: Any) -> T:
@@ -134,7 +172,7 @@ def from_dict(cls: type[T], data: Any) -> T:
         ValidationError: the data does not describe a valid ``cls``.
     """
     try:
-        return converter.structure(data, cls)
+        return get_converter().structure(data, cls)
     except ValidationError:
         raise
     except Exception as exc:

@@ -44,7 +44,9 @@ class _TeamData:
         for entry in batch.entries:
             if entry.entry_id in self.entries or entry.entry_id in seen:
                 raise IdempotencyConflictError(
-                    f"entry id {entry.entry_id!r} is already in team {self.team.team_id!r}"
+                    f"entry id {entry.entry_id!r} is already in team {self.team.team_id!r}",
+                    team_id=self.team.team_id,
+                    entry_id=entry.entry_id,
                 )
             seen.add(entry.entry_id)
         for entry in batch.entries:
@@ -146,14 +148,14 @@ class InMemoryStorage:
     def _data(self, team_id: str) -> _TeamData:
         data = self._teams.get(team_id)
         if data is None:
-            raise NotFoundError(f"team {team_id!r} does not exist")
+            raise NotFoundError.team(team_id)
         return data
 
     # -- teams, groups, members -------------------------------------------------
     def add_team(self, team: Team) -> None:
         with self._lock:
             if team.team_id in self._teams:
-                raise AlreadyExistsError(f"team {team.team_id!r} already exists")
+                raise AlreadyExistsError.team(team.team_id)
             self._teams[team.team_id] = _TeamData(team)
 
     def update_team(self, team: Team) -> None:
@@ -167,27 +169,21 @@ class InMemoryStorage:
         with self._lock:
             data = self._data(group.team_id)
             if group.group_id in data.groups:
-                raise AlreadyExistsError(
-                    f"group {group.group_id!r} already exists in team {group.team_id!r}"
-                )
+                raise AlreadyExistsError.group(group.team_id, group.group_id)
             data.groups[group.group_id] = group
 
     def add_member(self, member: Member) -> None:
         with self._lock:
             data = self._data(member.team_id)
             if member.user_id in data.members:
-                raise AlreadyExistsError(
-                    f"user {member.user_id!r} is already a member of team {member.team_id!r}"
-                )
+                raise AlreadyExistsError.member(member.team_id, member.user_id)
             data.members[member.user_id] = member
 
     def update_member(self, member: Member) -> None:
         with self._lock:
             data = self._data(member.team_id)
             if member.user_id not in data.members:
-                raise NotFoundError(
-                    f"user {member.user_id!r} is not a member of team {member.team_id!r}"
-                )
+                raise NotFoundError.user(member.team_id, member.user_id)
             data.members[member.user_id] = member
 
     # -- one transaction per call -------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from credit_usage.domain.model import EntryKind, Feature, LedgerEntry
+from credit_usage.domain.model import EntryKind, LedgerEntry
 from credit_usage.errors import ValidationError
 
 __all__ = ["DIMENSIONS", "UsageCell", "aggregate", "sum_cells"]
@@ -34,7 +34,7 @@ class UsageCell(NamedTuple):
 
     user_id: str
     group_id: str | None
-    feature: Feature
+    feature: str
     credit_type: str
     credits: int
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 from attrs import frozen
 
 from credit_usage.domain.cycles import Cycle
-from credit_usage.domain.model import EntryKind, Feature, LedgerEntry, Team
+from credit_usage.domain.model import EntryKind, LedgerEntry, Team
 from credit_usage.errors import InsufficientCreditsError, ValidationError
 
 __all__ = [
@@ -55,7 +55,7 @@ class DayKey(NamedTuple):
     day: date
     user_id: str
     group_id: str | None
-    feature: Feature
+    feature: str
     credit_type: str
 
 
@@ -65,7 +65,7 @@ class CycleKey(NamedTuple):
     cycle: date
     user_id: str
     group_id: str | None
-    feature: Feature
+    feature: str
     credit_type: str
 
 
@@ -225,7 +225,13 @@ def check_team_pool(team: Team, batch: Batch, balances: Mapping[BalanceKey, Bala
             raise InsufficientCreditsError(
                 f"team {team.team_id!r} has {left} credits left in the cycle starting "
                 f"{key.cycle.isoformat()} (total {total}, used {stored.used}), "
-                f"but {delta.used} were requested"
+                f"but {delta.used} were requested",
+                team_id=team.team_id,
+                cycle=key.cycle,
+                total=total,
+                used=stored.used,
+                remaining=left,
+                requested=delta.used,
             )
 
 

@@ -3,6 +3,11 @@
 Every type is a frozen attrs class with keyword-only arguments, validated on
 construction: an invalid value cannot exist. Arguments typed with an enum also
 accept the enum's string value, so hosts can pass JSON straight through.
+
+Plans and features are the host's own slugs: :class:`Plan` and
+:class:`Feature` name the defaults (the four plans and four features of a
+typical B2B product), and a team declares its features in ``Team.features``.
+Values are stored as plain strings, so ``Feature.API == "api"`` either way.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from credit_usage.domain.validation import (
 from credit_usage.errors import ValidationError
 
 __all__ = [
+    "DEFAULT_FEATURES",
     "CreditLimit",
     "EntryKind",
     "Feature",
+    "FeatureSpec",
     "Frequency",
     "Group",
     "LedgerEntry",
@@ -53,7 +60,12 @@ class Role(StrEnum):
 
 
 class Plan(StrEnum):
-    """The team's subscription. Team views exist on Pro, Premium and Scale."""
+    """Constants for the usual plans; ``Team.plan`` is any slug the host names.
+
+    Which plans get team views, exports, limits and reports is the
+    ``eligible_plans`` setting of :class:`~credit_usage.CreditUsage`
+    (default Pro, Premium and Scale).
+    """
 
     FREE = "free"
     PRO = "pro"
@@ -62,7 +74,7 @@ class Plan(StrEnum):
 
 
 class Feature(StrEnum):
-    """Where credits were spent."""
+    """The values of the default features; a team may declare others (``Team.features``)."""
 
     PLATFORM = "platform"
     EXTENSION = "extension"
@@ -111,16 +123,25 @@ def _role(value: Role | str) -> Role:
     return to_enum(Role, value)
 
 
-def _plan(value: Plan | str) -> Plan:
-    return to_enum(Plan, value)
+def _slug_value(what: str, value: object) -> str:
+    """A slug as a plain ``str`` (a ``StrEnum`` member gives its value)."""
+    return require_slug(what, value.value if isinstance(value, StrEnum) else value)
 
 
-def _feature(value: Feature | str) -> Feature:
-    return to_enum(Feature, value)
+def _plan(value: Plan | str) -> str:
+    return _slug_value("plan", value)
 
 
-def _optional_feature(value: Feature | str | None) -> Feature | None:
-    return None if value is None else to_enum(Feature, value)
+def _optional_feature(value: Feature | str | None) -> str | None:
+    return None if value is None else _slug_value("feature", value)
+
+
+def _feature_value(value: Feature | str) -> str:
+    return _slug_value("feature", value)
+
+
+def _label(value: str) -> str:
+    return require_text("label", value)
 
 
 def _scope(value: LimitScope | str) -> LimitScope:
@@ -190,6 +211,49 @@ def _active(value: bool) -> bool:
     return _bool("active", value)
 
 
+@frozen(kw_only=True)
+class FeatureSpec:
+    """A feature a team declares: where credits are spent, and its column heading.
+
+    ``value`` is a slug stored with every entry; ``label`` any text shown in
+    reports (CSV column headings are made safe for spreadsheets).
+    """
+
+    value: str = field(converter=_feature_value)
+    label: str = field(converter=_label)
+
+
+#: The default features: Platform, Extension, API and Workspace.
+DEFAULT_FEATURES: tuple[FeatureSpec, ...] = tuple(
+    FeatureSpec(value=feature.value, label=label) for feature, label in _FEATURE_LABELS.items()
+)
+#: The most features a team may declare.
+MAX_FEATURES = 64
+
+
+def _features(value: Iterable[FeatureSpec]) -> tuple[FeatureSpec, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError(f"features must be a sequence of FeatureSpec, got {value!r}")
+    features = tuple(value)
+    for spec in features:
+        if not isinstance(spec, FeatureSpec):
+            raise ValidationError(f"features must be FeatureSpec values, got {spec!r}")
+    if not features:
+        raise ValidationError("features must declare at least one feature, got ()")
+    if len(features) > MAX_FEATURES:
+        raise ValidationError(
+            f"features must declare at most {MAX_FEATURES} features, got {len(features)}"
+        )
+    for what, seen in (
+        ("value", [f.value for f in features]),
+        ("label", [f.label for f in features]),
+    ):
+        repeated = sorted({x for x in seen if seen.count(x) > 1})
+        if repeated:
+            raise ValidationError(f"features must not repeat a {what}, got {repeated!r} twice")
+    return features
+
+
 # Frozen attrs classes refuse attribute assignment; object's own setter is how
 # the ``trusted`` constructors fill the slots without running ``__init__``.
 _set = object.__setattr__
@@ -201,11 +265,12 @@ class Team:
 
     team_id: str = field(converter=_team_id)
     name: str = field(converter=_name)
-    plan: Plan = field(converter=_plan)
+    plan: str = field(converter=_plan)
     billing: BillingSchedule = field(converter=_billing)
     credits_per_cycle: int = field(converter=_per_cycle)
     timezone: str = field(default="UTC", converter=_timezone)
     credit_types: tuple[str, ...] = field(default=("standard",), converter=_credit_types)
+    features: tuple[FeatureSpec, ...] = field(default=DEFAULT_FEATURES, converter=_features)
 
     @property
     def tz(self) -> tzinfo:
@@ -232,6 +297,20 @@ class Team:
                 f"(declared: {', '.join(self.credit_types)})"
             )
         return credit_type
+
+    @property
+    def feature_values(self) -> tuple[str, ...]:
+        """The values of the declared features, in their declared order."""
+        return tuple(spec.value for spec in self.features)
+
+    def require_feature(self, feature: str) -> str:
+        """Return ``feature`` if the team declared it, else raise."""
+        if feature not in self.feature_values:
+            raise ValidationError(
+                f"feature {feature!r} is not declared by team {self.team_id!r} "
+                f"(declared: {', '.join(self.feature_values)})"
+            )
+        return feature
 
 
 @frozen(kw_only=True)
@@ -346,7 +425,7 @@ class LedgerEntry:
     kind: EntryKind = field(converter=_kind)
     user_id: str | None = field(converter=_optional_user_id)
     group_id: str | None = field(converter=_optional_group_id)
-    feature: Feature | None = field(converter=_optional_feature)
+    feature: str | None = field(converter=_optional_feature)
     credit_type: str | None = field(converter=_optional_credit_type)
     amount: int = field(converter=_amount)
     occurred_at: datetime = field(converter=_occurred_at)
@@ -394,7 +473,7 @@ class LedgerEntry:
         kind: EntryKind,
         user_id: str | None,
         group_id: str | None,
-        feature: Feature | None,
+        feature: str | None,
         credit_type: str | None,
         amount: int,
         occurred_at: datetime,

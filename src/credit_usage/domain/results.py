@@ -3,6 +3,11 @@
 The builders are pure: they take a team's members and groups and the
 :class:`~credit_usage.domain.aggregate.UsageCell` values storage summed for a
 period, and lay them out the way an Admin reads them.
+
+Breakdowns by feature follow the team's declared features, in their order;
+a feature the team no longer declares but that has usage in the period is
+shown after them (labelled by its value), so every breakdown still adds up
+to the team's total.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from attrs import frozen
 
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.cycles import Cycle, DateRange
-from credit_usage.domain.model import Feature, Group, Member, Role, Team
+from credit_usage.domain.model import DEFAULT_FEATURES, FeatureSpec, Group, Member, Role, Team
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,13 +33,17 @@ __all__ = [
     "ReportRow",
     "Snapshot",
     "build_member_usage",
-    "build_report_rows",
+    "build_report",
+    "report_features",
     "snapshot_members",
 ]
 
 
-def _zero_features() -> dict[Feature, int]:
-    return dict.fromkeys(Feature, 0)
+def report_features(team: Team, cells: Iterable[UsageCell]) -> tuple[FeatureSpec, ...]:
+    """The feature columns of a breakdown: the team's, then undeclared ones that have usage."""
+    declared = set(team.feature_values)
+    extra = sorted({c.feature for c in cells if c.credits and c.feature not in declared})
+    return team.features + tuple(FeatureSpec(value=value, label=value) for value in extra)
 
 
 @frozen(kw_only=True)
@@ -51,7 +60,7 @@ class MemberUsage:
     role: Role
     group_id: str | None
     used: int
-    by_feature: dict[Feature, int]
+    by_feature: dict[str, int]
     by_credit_type: dict[str, int]
     limit: int | None = None
     limit_remaining: int | None = None
@@ -85,7 +94,7 @@ class ReportRow:
     group_name: str
     role: Role
     credit_type: str
-    by_feature: dict[Feature, int]
+    by_feature: dict[str, int]
     total: int
 
 
@@ -98,7 +107,7 @@ class LongRow:
     email: str
     group_id: str | None
     group_name: str
-    feature: Feature
+    feature: str
     credit_type: str
     credits: int
 
@@ -110,17 +119,22 @@ class GroupUsage:
     group_id: str | None
     name: str
     total: int
-    by_feature: dict[Feature, int]
+    by_feature: dict[str, int]
     by_credit_type: dict[str, int]
 
 
 @frozen(kw_only=True)
 class Report:
-    """Usage of a team for any period, one :class:`ReportRow` per member x group x credit type."""
+    """Usage of a team for any period, one :class:`ReportRow` per member x group x credit type.
+
+    ``features`` are the report's feature columns, in order: the team's
+    declared features, then any undeclared one with usage in the period.
+    """
 
     team_id: str
     period: DateRange
     rows: list[ReportRow]
+    features: tuple[FeatureSpec, ...] = DEFAULT_FEATURES
 
     @property
     def total(self) -> int:
@@ -137,7 +151,7 @@ class Report:
                     group_id=row.group_id,
                     name=row.group_name,
                     total=0,
-                    by_feature=_zero_features(),
+                    by_feature=dict.fromkeys((f.value for f in self.features), 0),
                     by_credit_type={},
                 )
             for feature, credits in row.by_feature.items():
@@ -160,7 +174,7 @@ class Report:
         )
 
     def long_rows(self) -> list[LongRow]:
-        """The non-zero cells in tidy form, in the report's order, features in enum order."""
+        """The non-zero cells in tidy form, in the report's order, features in column order."""
         return [
             LongRow(
                 user_id=row.user_id,
@@ -177,6 +191,11 @@ class Report:
             if credits
         ]
 
+    @property
+    def feature_labels(self) -> dict[str, str]:
+        """The label of each feature column, by value."""
+        return {f.value: f.label for f in self.features}
+
     def to_dataframe(self) -> pd.DataFrame:
         """The wide rows as a :class:`pandas.DataFrame` (needs the ``pandas`` extra).
 
@@ -191,7 +210,7 @@ class Report:
                 "pip install 'credit_usage[pandas]'"
             ) from None
         columns = ["user_id", "name", "email", "group_id", "group", "role", "credit_type"]
-        columns += [feature.label for feature in Feature] + ["total"]
+        columns += [feature.label for feature in self.features] + ["total"]
         records: list[list[Any]] = [
             [
                 row.user_id,
@@ -201,7 +220,7 @@ class Report:
                 row.group_name,
                 row.role.value,
                 row.credit_type,
-                *(row.by_feature[feature] for feature in Feature),
+                *(row.by_feature.get(feature.value, 0) for feature in self.features),
                 row.total,
             ]
             for row in self.rows
@@ -212,23 +231,26 @@ class Report:
 class _Breakdown:
     """Per-user sums by feature and by credit type, in one pass over the cells."""
 
-    def __init__(self, cells: Iterable[UsageCell], credit_types: Iterable[str]) -> None:
+    def __init__(
+        self, cells: Iterable[UsageCell], credit_types: Iterable[str], features: Iterable[str]
+    ) -> None:
         self._types = tuple(credit_types)
-        self.by_feature: dict[str, dict[Feature, int]] = {}
+        self._features = tuple(features)
+        self.by_feature: dict[str, dict[str, int]] = {}
         self.by_type: dict[str, dict[str, int]] = {}
         for user_id, _group_id, feature, credit_type, credits in cells:
-            features = self.by_feature.get(user_id)
-            if features is None:
-                features = self.by_feature[user_id] = _zero_features()
+            by_feature = self.by_feature.get(user_id)
+            if by_feature is None:
+                by_feature = self.by_feature[user_id] = dict.fromkeys(self._features, 0)
                 self.by_type[user_id] = dict.fromkeys(self._types, 0)
-            features[feature] += credits
+            by_feature[feature] = by_feature.get(feature, 0) + credits
             types = self.by_type[user_id]
             types[credit_type] = types.get(credit_type, 0) + credits
 
     def usage(
         self, member: Member, *, limit: int | None = None, used_in_cycle: int = 0
     ) -> MemberUsage:
-        by_feature = self.by_feature.get(member.user_id) or _zero_features()
+        by_feature = self.by_feature.get(member.user_id) or dict.fromkeys(self._features, 0)
         return MemberUsage(
             user_id=member.user_id,
             name=member.name,
@@ -243,17 +265,23 @@ class _Breakdown:
         )
 
 
+def _breakdown(team: Team, cells: Iterable[UsageCell]) -> _Breakdown:
+    cells = list(cells)
+    columns = (f.value for f in report_features(team, cells))
+    return _Breakdown(cells, team.credit_types, columns)
+
+
 def build_member_usage(
+    team: Team,
     member: Member,
     cells: Iterable[UsageCell],
-    credit_types: Iterable[str],
     *,
     limit: int | None = None,
     used_in_cycle: int = 0,
 ) -> MemberUsage:
     """A member's :class:`MemberUsage` from their cells (other users' cells are ignored)."""
-    mine = (cell for cell in cells if cell.user_id == member.user_id)
-    return _Breakdown(mine, credit_types).usage(member, limit=limit, used_in_cycle=used_in_cycle)
+    mine = [cell for cell in cells if cell.user_id == member.user_id]
+    return _breakdown(team, mine).usage(member, limit=limit, used_in_cycle=used_in_cycle)
 
 
 def snapshot_members(
@@ -270,7 +298,7 @@ def snapshot_members(
     """
     limits = limits or {}
     used_in_cycle = used_in_cycle or {}
-    breakdown = _Breakdown(cells, team.credit_types)
+    breakdown = _breakdown(team, cells)
     rows = []
     for member in members:
         usage = breakdown.usage(
@@ -284,23 +312,29 @@ def snapshot_members(
     return rows
 
 
-def build_report_rows(
+def build_report(
     team: Team,
+    period: DateRange,
     members: Iterable[Member],
     groups: Mapping[str, Group],
     cells: Iterable[UsageCell],
-) -> list[ReportRow]:
-    """The wide report rows for a period's cells.
+) -> Report:
+    """The usage report of ``period`` from its cells.
 
     Every active member and every member with usage appears; each gets a row
     for every declared credit type (a zero row under their current group
     when they did not use it) and for any other type they used. Rows are
     ordered by group name, member name, user id and credit type.
     """
+    cells = list(cells)
+    features = report_features(team, cells)
+    values = tuple(f.value for f in features)
     members_by_id = {m.user_id: m for m in members}
-    cells_by_row: defaultdict[tuple[str, str | None, str], dict[Feature, int]] = defaultdict(
-        _zero_features
-    )
+
+    def zero() -> dict[str, int]:
+        return dict.fromkeys(values, 0)
+
+    cells_by_row: defaultdict[tuple[str, str | None, str], dict[str, int]] = defaultdict(zero)
     for cell in cells:
         if cell.credits and cell.user_id in members_by_id:
             cells_by_row[(cell.user_id, cell.group_id, cell.credit_type)][cell.feature] += (
@@ -314,7 +348,7 @@ def build_report_rows(
             continue
         for credit_type in team.credit_types:
             if credit_type not in used_types[member.user_id]:
-                cells_by_row[(member.user_id, member.group_id, credit_type)] = _zero_features()
+                cells_by_row[(member.user_id, member.group_id, credit_type)] = zero()
 
     def group_name(group_id: str | None) -> str:
         group = groups.get(group_id) if group_id is not None else None
@@ -337,4 +371,4 @@ def build_report_rows(
             )
         )
     rows.sort(key=lambda r: (r.group_name, r.group_id or "", r.name, r.user_id, r.credit_type))
-    return rows
+    return Report(team_id=team.team_id, period=period, rows=rows, features=features)

@@ -74,7 +74,8 @@ def require_id(what: str, value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         raise ValidationError(
             f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} characters, "
-            f"got {_shown(value)}"
+            f"got {_shown(value)}",
+            field=what,
         )
     return _storable(what, value)
 
@@ -87,21 +88,25 @@ def _storable(what: str, value: str) -> str:
     storage accepting the same values.
     """
     if "\x00" in value:
-        raise ValidationError(f"{what} must not contain the NUL character, got {value!r}")
+        raise ValidationError(
+            f"{what} must not contain the NUL character, got {value!r}", field=what
+        )
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValidationError(
                 f"{what} must be valid Unicode (encodable as UTF-8, no lone surrogates), "
-                f"got {value!r}"
+                f"got {value!r}",
+                field=what,
             ) from exc
     return value
 
 
 def _too_long(what: str, value: str, limit: int) -> ValidationError:
     return ValidationError(
-        f"{what} must be at most {limit} characters, got {len(value)} characters: {_shown(value)}"
+        f"{what} must be at most {limit} characters, got {len(value)} characters: {_shown(value)}",
+        field=what,
     )
 
 
@@ -125,7 +130,7 @@ def require_text(what: str, value: object) -> str:
     Any character is allowed but NUL and lone surrogates.
     """
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{what} must be non-empty text, got {value!r}")
+        raise ValidationError(f"{what} must be non-empty text, got {value!r}", field=what)
     if len(value) > MAX_NAME_LENGTH:
         raise _too_long(what, value, MAX_NAME_LENGTH)
     return _storable(what, value)
@@ -136,24 +141,26 @@ def require_email(value: object) -> str:
     if isinstance(value, str) and len(value) > MAX_EMAIL_LENGTH:
         raise _too_long("email", value, MAX_EMAIL_LENGTH)
     if not isinstance(value, str) or not EMAIL.fullmatch(value):
-        raise ValidationError(f"email must be a valid address, got {value!r}")
+        raise ValidationError(f"email must be a valid address, got {value!r}", field="email")
     return _storable("email", value)
 
 
 def require_slug(what: str, value: object) -> str:
     if not isinstance(value, str) or not SLUG.fullmatch(value):
-        raise ValidationError(f"{what} must match [a-z0-9][a-z0-9_-]{{0,63}}, got {value!r}")
+        raise ValidationError(
+            f"{what} must match [a-z0-9][a-z0-9_-]{{0,63}}, got {value!r}", field=what
+        )
     return _storable(what, value)
 
 
 def require_credits(what: str, value: object, *, minimum: int) -> int:
     """Credits are integers, never floats or booleans."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{what} must be an integer, got {value!r}")
+        raise ValidationError(f"{what} must be an integer, got {value!r}", field=what)
     if value < minimum:
-        raise ValidationError(f"{what} must be at least {minimum}, got {value!r}")
+        raise ValidationError(f"{what} must be at least {minimum}, got {value!r}", field=what)
     if value > MAX_CREDITS:
-        raise ValidationError(f"{what} must be at most {MAX_CREDITS}, got {value!r}")
+        raise ValidationError(f"{what} must be at most {MAX_CREDITS}, got {value!r}", field=what)
     return value
 
 
@@ -168,7 +175,7 @@ def require_aware(
     ``tzinfo`` raises is refused as a :class:`ValidationError` chained from it.
     """
     if not isinstance(value, datetime):
-        raise ValidationError(f"{what} must be a datetime, got {value!r}")
+        raise ValidationError(f"{what} must be a datetime, got {value!r}", field=what)
     if value.tzinfo is None:
         raise _naive(what, value)
     try:
@@ -176,7 +183,8 @@ def require_aware(
     except Exception as exc:  # a custom tzinfo may raise anything
         raise ValidationError(
             f"{what} must have a time zone that gives its UTC offset, got {value!r} "
-            f"({type(exc).__name__}: {exc})"
+            f"({type(exc).__name__}: {exc})",
+            field=what,
         ) from exc
     if offset is None:
         raise _naive(what, value)
@@ -206,20 +214,22 @@ def local_date(
     except Exception as exc:  # a custom tzinfo may raise anything
         raise ValidationError(
             f"{what} must be convertible to time zone {tz}, got "
-            f"{instant if shown is None else shown!r} ({type(exc).__name__}: {exc})"
+            f"{instant if shown is None else shown!r} ({type(exc).__name__}: {exc})",
+            field=what,
         ) from exc
 
 
 def _naive(what: str, value: datetime) -> ValidationError:
     wall = value.replace(tzinfo=None).isoformat()
-    return ValidationError(f"{what} must be timezone-aware, got naive {wall}")
+    return ValidationError(f"{what} must be timezone-aware, got naive {wall}", field=what)
 
 
 def _outside_span(what: str, value: object, tz: tzinfo | None, end: bool) -> ValidationError:
     where = "in UTC" if tz is None else f"in time zone {tz}"
     after = ", or be the midnight after it" if end else ""
     return ValidationError(
-        f"{what} must fall on a day from {SUPPORTED_SPAN}{after} ({where}), got {value!r}"
+        f"{what} must fall on a day from {SUPPORTED_SPAN}{after} ({where}), got {value!r}",
+        field=what,
     )
 
 
@@ -229,7 +239,7 @@ def require_optional_aware(what: str, value: object) -> datetime | None:
 
 def require_date(what: str, value: object) -> date:
     if not isinstance(value, date) or isinstance(value, datetime):
-        raise ValidationError(f"{what} must be a date, got {value!r}")
+        raise ValidationError(f"{what} must be a date, got {value!r}", field=what)
     return value
 
 
@@ -237,7 +247,9 @@ def require_day(what: str, value: object) -> date:
     """A calendar date inside the supported span :data:`EARLIEST_DAY`..:data:`LATEST_DAY`."""
     day = require_date(what, value)
     if not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise ValidationError(f"{what} must be a day from {SUPPORTED_SPAN}, got {day!r}")
+        raise ValidationError(
+            f"{what} must be a day from {SUPPORTED_SPAN}, got {day!r}", field=what
+        )
     return day
 
 
@@ -249,11 +261,15 @@ def zone(name: str) -> ZoneInfo:
     # OSError: a name that is a directory of the zone database ("America")
     # makes zoneinfo raise IsADirectoryError rather than ZoneInfoNotFoundError.
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
-        raise ValidationError(f"timezone must be a valid IANA zone name, got {name!r}") from None
+        raise ValidationError(
+            f"timezone must be a valid IANA zone name, got {name!r}", field="timezone"
+        ) from None
 
 
 def require_zone(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ValidationError(f"timezone must be a valid IANA zone name, got {value!r}")
+        raise ValidationError(
+            f"timezone must be a valid IANA zone name, got {value!r}", field="timezone"
+        )
     zone(value)
     return value

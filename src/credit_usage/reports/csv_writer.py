@@ -18,10 +18,10 @@ those. Any other text, such as ``a=b`` or ``x-y``, is written as it is.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal, TextIO
 
-from credit_usage.domain.model import Feature, LedgerEntry
+from credit_usage.domain.model import DEFAULT_FEATURES, FeatureSpec, LedgerEntry
 from credit_usage.domain.results import LongRow, ReportRow
 from credit_usage.errors import ValidationError
 
@@ -30,14 +30,11 @@ __all__ = [
     "LONG_HEADER",
     "WIDE_HEADER",
     "safe_cell",
+    "wide_header",
     "write_ledger_csv",
     "write_report_csv",
 ]
 
-WIDE_HEADER = (
-    "user_id", "name", "email", "group", "role", "credit_type",
-    *(feature.label for feature in Feature), "total",
-)  # fmt: skip
 LONG_HEADER = ("user_id", "name", "email", "group", "feature", "credit_type", "credits")
 LEDGER_HEADER = (
     "entry_id", "kind", "occurred_at", "recorded_at", "user_id", "group_id",
@@ -120,13 +117,25 @@ def safe_cell(text: str) -> str:
     return text
 
 
+def wide_header(features: Sequence[FeatureSpec] = DEFAULT_FEATURES) -> tuple[str, ...]:
+    """The wide layout's header: a column per feature, by label, made safe for spreadsheets."""
+    return (
+        "user_id", "name", "email", "group", "role", "credit_type",
+        *(safe_cell(feature.label) for feature in features), "total",
+    )  # fmt: skip
+
+
+#: The wide header with the default features.
+WIDE_HEADER = wide_header()
+
+
 def _writer(out: TextIO, excel: bool) -> csv.Writer:  # type: ignore[name-defined]
     if excel:
         out.write(BOM)
     return csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
-def _wide(row: ReportRow) -> list[str | int]:
+def _wide(row: ReportRow, features: Sequence[FeatureSpec]) -> list[str | int]:
     return [
         safe_cell(row.user_id),
         safe_cell(row.name),
@@ -134,18 +143,18 @@ def _wide(row: ReportRow) -> list[str | int]:
         safe_cell(row.group_name),
         safe_cell(row.role.value),
         safe_cell(row.credit_type),
-        *(row.by_feature.get(feature, 0) for feature in Feature),
+        *(row.by_feature.get(feature.value, 0) for feature in features),
         row.total,
     ]
 
 
-def _long(row: LongRow) -> list[str | int]:
+def _long(row: LongRow, labels: dict[str, str]) -> list[str | int]:
     return [
         safe_cell(row.user_id),
         safe_cell(row.name),
         safe_cell(row.email),
         safe_cell(row.group_name),
-        row.feature.label,
+        safe_cell(labels.get(row.feature, row.feature)),
         safe_cell(row.credit_type),
         row.credits,
     ]
@@ -155,6 +164,7 @@ def write_report_csv(
     rows: Iterable[ReportRow] | Iterable[LongRow],
     out: TextIO,
     *,
+    features: Sequence[FeatureSpec] = DEFAULT_FEATURES,
     layout: Literal["wide", "long"] | None = None,
     excel: bool = False,
 ) -> int:
@@ -163,6 +173,8 @@ def write_report_csv(
     Args:
         rows: the rows, in the order to write them.
         out: a text stream opened with ``newline=""``.
+        features: the feature columns, in order, by label (``Report.features``);
+            the long layout names each row's feature by its label.
         layout: ``"wide"`` or ``"long"``; by default taken from the first row
             (wide when there is none).
         excel: start with a UTF-8 byte order mark.
@@ -178,13 +190,14 @@ def write_report_csv(
         raise ValidationError(f"layout must be 'wide' or 'long', got {layout!r}")
     expected: type[ReportRow] | type[LongRow] = ReportRow if layout == "wide" else LongRow
     writer = _writer(out, excel)
-    writer.writerow(WIDE_HEADER if layout == "wide" else LONG_HEADER)
+    writer.writerow(wide_header(features) if layout == "wide" else LONG_HEADER)
+    labels = {feature.value: feature.label for feature in features}
     count = 0
     row: object = first
     while row is not None:
         if not isinstance(row, expected):
             raise ValidationError(f"a {layout} CSV takes {expected.__name__} rows, got {row!r}")
-        writer.writerow(_wide(row) if isinstance(row, ReportRow) else _long(row))
+        writer.writerow(_wide(row, features) if isinstance(row, ReportRow) else _long(row, labels))
         count += 1
         row = next(iterator, None)
     return count

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal, TextIO
 
+from credit_usage.domain.access import DEFAULT_ELIGIBLE_PLANS
+from credit_usage.domain.access import eligible_plans as eligible_plans_of
 from credit_usage.domain.cycles import Cycle, DateRange
 from credit_usage.domain.model import Feature, Group, LedgerEntry, Member, Team
 from credit_usage.domain.results import MemberUsage, Report, Snapshot
@@ -41,9 +43,13 @@ class CreditUsage:
         future_tolerance: usage dated further ahead of the clock is refused
             (clocks of hosts and their workers differ a little); past
             instants are always accepted.
+        eligible_plans: the plans (slugs, ``Team.plan``) whose teams get team
+            usage views and exports; on any other plan every read raises
+            ``PlanNotEligibleError``. Recording usage works on every plan.
 
     Attributes:
         storage, mailer, clock: the ports it was built with.
+        eligible_plans: the eligible plans, as a frozenset of slugs.
 
     Example:
         >>> from credit_usage import CreditUsage, InMemoryStorage
@@ -59,6 +65,7 @@ class CreditUsage:
         sender: str = "credit-usage@localhost",
         max_recipients: int = 5,
         future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+        eligible_plans: Iterable[str] = DEFAULT_ELIGIBLE_PLANS,
     ) -> None:
         if not isinstance(future_tolerance, timedelta) or future_tolerance < timedelta(0):
             raise ValidationError(
@@ -70,8 +77,13 @@ class CreditUsage:
         self.sender = sender
         self.max_recipients = max_recipients
         self.future_tolerance = future_tolerance
+        self.eligible_plans = eligible_plans_of(eligible_plans)
         self._context = Context(
-            storage=storage, mailer=mailer, clock=self.clock, future_tolerance=future_tolerance
+            storage=storage,
+            mailer=mailer,
+            clock=self.clock,
+            future_tolerance=future_tolerance,
+            eligible_plans=self.eligible_plans,
         )
 
     # -- setup (host-level: no viewer) --------------------------------------------

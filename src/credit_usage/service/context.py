@@ -47,6 +47,7 @@ class Context:
     mailer: Mailer | None
     clock: Clock
     future_tolerance: timedelta
+    eligible_plans: frozenset[str]
 
     def now(self) -> datetime:
         """The clock's current instant, checked to be aware, in UTC."""
@@ -63,7 +64,14 @@ class Context:
             PlanNotEligibleError: the team's plan has no team usage views.
         """
         team = tx.team
-        authorize(tx.member(viewer_id), viewer_id, team, action, subject_user_id=subject)
+        authorize(
+            tx.member(viewer_id),
+            viewer_id,
+            team,
+            action,
+            subject_user_id=subject,
+            eligible=self.eligible_plans,
+        )
         return team
 
     def read_as(self, viewer_id: str, team_id: str, query: Query[T]) -> T:
@@ -85,7 +93,9 @@ class Context:
             if started:
                 raise
             raise PermissionDeniedError(
-                f"user {viewer_id!r} is not a member of team {team_id!r}"
+                f"user {viewer_id!r} is not a member of team {team_id!r}",
+                team_id=team_id,
+                viewer_id=viewer_id,
             ) from None
 
     def check_not_in_future(self, entry: LedgerEntry, now: datetime) -> None:
@@ -98,7 +108,8 @@ class Context:
             raise ValidationError(
                 f"entry {entry.entry_id!r} occurred_at {entry.occurred_at.isoformat()} is more "
                 f"than {self.future_tolerance} ahead of the clock ({now.isoformat()}); usage "
-                "cannot be recorded in the future"
+                "cannot be recorded in the future",
+                field="occurred_at",
             )
 
     def period(self, team: Team, period: DateRange | Cycle | None, now: datetime) -> DateRange:
@@ -128,5 +139,7 @@ def check_same(stored: LedgerEntry, candidate: LedgerEntry) -> None:
         raise IdempotencyConflictError(
             f"entry id {candidate.entry_id!r} was already recorded in team "
             f"{candidate.team_id!r} with another payload (stored {stored.kind} of "
-            f"{stored.amount} at {stored.occurred_at.isoformat()})"
+            f"{stored.amount} at {stored.occurred_at.isoformat()})",
+            team_id=candidate.team_id,
+            entry_id=candidate.entry_id,
         )

@@ -97,4 +97,9 @@ def _check_group(ctx: Context, member: Member) -> None:
         return  # The storage refuses an unknown team itself.
     groups = {g.group_id for g in ctx.storage.read(member.team_id, _groups)}
     if member.group_id not in groups:
-        raise NotFoundError(f"group {member.group_id!r} does not exist in team {member.team_id!r}")
+        raise NotFoundError(
+            f"group {member.group_id!r} does not exist in team {member.team_id!r}",
+            team_id=member.team_id,
+            resource="group",
+            resource_id=member.group_id,
+        )

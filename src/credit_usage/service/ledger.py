@@ -23,7 +23,7 @@ from credit_usage.domain.ledger import (
     check_volume,
 )
 from credit_usage.domain.model import EntryKind, Feature, LedgerEntry, Member, Team
-from credit_usage.domain.validation import require_credits, require_id, to_enum
+from credit_usage.domain.validation import require_credits, require_id
 from credit_usage.errors import (
     IdempotencyConflictError,
     NotFoundError,
@@ -56,7 +56,7 @@ def record_usage(
         kind=EntryKind.USAGE,
         user_id=user_id,
         group_id=None,
-        feature=to_enum(Feature, feature),
+        feature=feature,
         credit_type=credit_type,
         amount=amount,
         occurred_at=occurred_at,
@@ -71,6 +71,7 @@ def record_usage(
             return Decision(Batch.empty(), stored)
         team = tx.team
         member = _active_member(tx, user_id)
+        team.require_feature(candidate.feature or "")
         team.require_credit_type(credit_type)
         ctx.check_not_in_future(candidate, now)
         entry = attrs.evolve(candidate, group_id=member.group_id)
@@ -131,12 +132,20 @@ def reverse_usage(
                 or (amount is not None and stored.amount != amount)
             ):
                 raise IdempotencyConflictError(
-                    f"entry id {reversal_id!r} is already used by another entry in team {team_id!r}"
+                    f"entry id {reversal_id!r} is already used by another entry in team "
+                    f"{team_id!r}",
+                    team_id=team_id,
+                    entry_id=reversal_id,
                 )
             return Decision(Batch.empty(), stored)
         original = found.get(entry_id)
         if original is None:
-            raise NotFoundError(f"entry {entry_id!r} does not exist in team {team_id!r}")
+            raise NotFoundError(
+                f"entry {entry_id!r} does not exist in team {team_id!r}",
+                team_id=team_id,
+                resource="entry",
+                resource_id=entry_id,
+            )
         if original.kind is not EntryKind.USAGE:
             raise ValidationError(
                 f"entry {entry_id!r} is a {original.kind} entry; only usage can be reversed"
@@ -177,7 +186,8 @@ def record_many(ctx: Context, entries: Iterable[LedgerEntry], *, enforce_limits:
     team_ids = {e.team_id for e in given}
     if len(team_ids) > 1:
         raise ValidationError(
-            f"record_many takes entries of one team per call, got {sorted(team_ids)!r}"
+            f"record_many takes entries of one team per call, got {sorted(team_ids)!r}",
+            field="team_id",
         )
     team_id = given[0].team_id
     prepared = [e if e.recorded_at else e.recorded(now) for e in _dedupe(given)]
@@ -207,12 +217,21 @@ def record_many(ctx: Context, entries: Iterable[LedgerEntry], *, enforce_limits:
 
 
 def _active_member(tx: TeamReads, user_id: str) -> Member:
+    team_id = tx.team.team_id
     member = tx.member(user_id)
     if member is None:
-        raise NotFoundError(f"user {user_id!r} is not a member of team {tx.team.team_id!r}")
+        raise NotFoundError(
+            f"user {user_id!r} is not a member of team {team_id!r}",
+            team_id=team_id,
+            resource="user",
+            resource_id=user_id,
+        )
     if not member.active:
         raise PermissionDeniedError(
-            f"user {user_id!r} is deactivated and cannot use credits in team {tx.team.team_id!r}"
+            f"user {user_id!r} is deactivated and cannot use credits in team {team_id!r}",
+            team_id=team_id,
+            viewer_id=user_id,
+            action="record_usage",
         )
     return member
 
@@ -238,15 +257,23 @@ def _check_references(team: Team, tx: TeamReads, fresh: Sequence[LedgerEntry]) -
         if entry.user_id is not None and entry.user_id not in members:
             raise NotFoundError(
                 f"user {entry.user_id!r} of entry {entry.entry_id!r} is not a member of "
-                f"team {team.team_id!r}"
+                f"team {team.team_id!r}",
+                team_id=team.team_id,
+                resource="user",
+                resource_id=entry.user_id,
             )
         if entry.group_id is not None and entry.group_id not in known_groups:
             raise NotFoundError(
                 f"group {entry.group_id!r} of entry {entry.entry_id!r} does not exist in "
-                f"team {team.team_id!r}"
+                f"team {team.team_id!r}",
+                team_id=team.team_id,
+                resource="group",
+                resource_id=entry.group_id,
             )
         if entry.credit_type is not None:
             team.require_credit_type(entry.credit_type)
+        if entry.feature is not None:
+            team.require_feature(entry.feature)
 
 
 def _dedupe(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:

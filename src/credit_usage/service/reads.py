@@ -21,7 +21,7 @@ from credit_usage.domain.results import (
     Report,
     Snapshot,
     build_member_usage,
-    build_report_rows,
+    build_report,
     snapshot_members,
 )
 from credit_usage.domain.validation import require_id
@@ -60,7 +60,12 @@ def snapshot(
             if date_range.first < cycle.first_day or date_range.last > cycle.last_day:
                 raise RangeOutsideCycleError(
                     f"date range {date_range} is not inside the current billing cycle "
-                    f"{cycle.date_range}; use usage_report() or export_csv() for other periods"
+                    f"{cycle.date_range}; use usage_report() or export_csv() for other periods",
+                    field="date_range",
+                    first=date_range.first,
+                    last=date_range.last,
+                    cycle_first_day=cycle.first_day,
+                    cycle_last_day=cycle.last_day,
                 )
             cells = tx.usage_on_days(date_range.first, date_range.last)
         key = team_key(cycle.first_day)
@@ -91,9 +96,14 @@ def member_usage(
         team = ctx.authorize(tx, viewer_id, Action.VIEW_OWN_USAGE, subject=user_id)
         member = tx.member(user_id)
         if member is None:
-            raise NotFoundError(f"user {user_id!r} is not a member of team {team_id!r}")
+            raise NotFoundError(
+                f"user {user_id!r} is not a member of team {team_id!r}",
+                team_id=team_id,
+                resource="user",
+                resource_id=user_id,
+            )
         cells = _usage(tx, team, ctx.period(team, period, now))
-        return build_member_usage(member, cells, team.credit_types)
+        return build_member_usage(team, member, cells)
 
     return ctx.read_as(viewer_id, team_id, query)
 
@@ -127,7 +137,7 @@ def export_csv(
     report = usage_report(ctx, viewer_id, team_id, period)
     # Written after the transaction: a slow stream keeps no transaction open.
     rows = report.rows if layout == "wide" else report.long_rows()
-    return write_report_csv(rows, out, layout=layout, excel=excel)
+    return write_report_csv(rows, out, features=report.features, layout=layout, excel=excel)
 
 
 def export_ledger_csv(
@@ -172,5 +182,4 @@ def _usage(tx: TeamReads, team: Team, days: DateRange) -> list[UsageCell]:
 
 def _report(tx: TeamReads, team: Team, days: DateRange) -> Report:
     groups = {g.group_id: g for g in tx.groups()}
-    rows = build_report_rows(team, tx.members(), groups, _usage(tx, team, days))
-    return Report(team_id=team.team_id, period=days, rows=rows)
+    return build_report(team, days, tx.members(), groups, _usage(tx, team, days))

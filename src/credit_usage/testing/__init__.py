@@ -1,7 +1,7 @@
 """Test kits that prove an adapter keeps the contracts of :mod:`credit_usage.ports`.
 
-Only test code imports this package: it needs pytest. A host subclasses
-:class:`StorageContract` and overrides its ``storage`` fixture::
+The contract needs pytest. A host subclasses :class:`StorageContract` and
+overrides its ``storage`` fixture::
 
     import pytest
     from credit_usage import Storage
@@ -13,17 +13,23 @@ Only test code imports this package: it needs pytest. A host subclasses
             return MyStorage()
 
 The builders the contract uses (``make_team``, ``usage``, ``grant``,
-``reversal``, ``append_entries``, ...) are in :mod:`credit_usage.testing.storage`.
+``reversal``, ``append_entries``, ...) are in :mod:`credit_usage.testing.storage`
+with the contract's groups; they are defined in :mod:`credit_usage.testing.builders`,
+which needs no pytest (the benchmarks use it).
 """
 
 from __future__ import annotations
 
-import pytest
+try:
+    import pytest
+except ImportError:  # Only the builders can be used: StorageContract needs pytest.
+    pass
+else:
+    # Before the kit is imported, so that pytest rewrites its asserts and a failing
+    # contract test shows the values it compared rather than a bare AssertionError.
+    # A package's name registers its submodules.
+    pytest.register_assert_rewrite("credit_usage.testing.builders", "credit_usage.testing.contract")
 
-# Before the kit is imported, so that pytest rewrites its asserts and a failing
-# contract test shows the values it compared rather than a bare AssertionError.
-pytest.register_assert_rewrite("credit_usage.testing.storage")
-
-from credit_usage.testing.storage import StorageContract  # noqa: E402 - after the hook above
+    from credit_usage.testing.contract import StorageContract
 
 __all__ = ["StorageContract"]

@@ -77,7 +77,8 @@ class Datastore:
     def failure(self, doing: str, exc: SQLAlchemyError) -> StorageError:
         """A :class:`StorageError` for ``exc`` raised while ``doing`` (raise it from the cause)."""
         return StorageError(
-            f"could not {doing} in the database at {self.shown_url}: {self.reason(exc)}"
+            f"could not {doing} in the database at {self.shown_url}: {self.reason(exc)}",
+            operation=doing,
         )
 
     def scrubbed(self, cause: BaseException) -> BaseException:
@@ -105,7 +106,8 @@ class Datastore:
             return self.engine.connect()
         except SQLAlchemyError as exc:
             raise StorageError(
-                f"cannot connect to the database at {self.shown_url}: {self.reason(exc)}"
+                f"cannot connect to the database at {self.shown_url}: {self.reason(exc)}",
+                operation="connect",
             ) from self.scrubbed(driver_error(exc))
 
     def transaction(self, doing: str, work: Callable[[Connection], T], *, write: bool) -> T:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from credit_usage.errors import StorageError
+from credit_usage.errors import ValidationError
 
 __all__ = ["SqlDialect", "dialect_for"]
 
@@ -70,7 +70,7 @@ def dialect_for(engine: Engine) -> SqlDialect:
     """The :class:`SqlDialect` of ``engine``.
 
     Raises:
-        StorageError: the engine's backend is not one the storage supports.
+        ValidationError: the engine's backend is not one the storage supports.
     """
     # Imported here: each backend module subclasses SqlDialect from this one.
     from credit_usage.adapters.sql.mysql import MySqlDialect
@@ -81,7 +81,8 @@ def dialect_for(engine: Engine) -> SqlDialect:
     for cls in (SqliteDialect, PostgresDialect, CockroachDialect, MySqlDialect):
         if name in cls.names:
             return cls()
-    raise StorageError(
+    raise ValidationError(
         "SqlStorage supports SQLite, PostgreSQL (and Citus, CockroachDB) and "
-        f"MariaDB/MySQL, got the {name!r} dialect"
+        f"MariaDB/MySQL, got an engine of the {name!r} dialect",
+        field="engine",
     )

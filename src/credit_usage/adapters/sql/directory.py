@@ -64,9 +64,7 @@ class DirectoryRecorder:
             try:
                 conn.execute(self._insert_team, rows.team_values(team))
             except IntegrityError as exc:
-                raise AlreadyExistsError(f"team {team.team_id!r} already exists") from driver_error(
-                    exc
-                )
+                raise AlreadyExistsError.team(team.team_id) from driver_error(exc)
 
         self._store.transaction(f"add team {team.team_id!r}", work, write=True)
 
@@ -98,9 +96,7 @@ class DirectoryRecorder:
             try:
                 conn.execute(self._insert_group, values)
             except IntegrityError as exc:
-                raise AlreadyExistsError(
-                    f"group {group.group_id!r} already exists in team {group.team_id!r}"
-                ) from driver_error(exc)
+                raise AlreadyExistsError.group(group.team_id, group.group_id) from driver_error(exc)
 
         self._store.transaction(f"add group {group.group_id!r}", work, write=True)
 
@@ -110,9 +106,9 @@ class DirectoryRecorder:
             try:
                 conn.execute(self._insert_member, rows.member_values(member))
             except IntegrityError as exc:
-                raise AlreadyExistsError(
-                    f"user {member.user_id!r} is already a member of team {member.team_id!r}"
-                ) from driver_error(exc)
+                raise AlreadyExistsError.member(member.team_id, member.user_id) from driver_error(
+                    exc
+                )
 
         self._store.transaction(f"add member {member.user_id!r}", work, write=True)
 
@@ -123,8 +119,6 @@ class DirectoryRecorder:
         def work(conn: Connection) -> None:
             self._ledger.locked(conn, member.team_id)
             if conn.execute(self._update_member, params).rowcount == 0:
-                raise NotFoundError(
-                    f"user {member.user_id!r} is not a member of team {member.team_id!r}"
-                )
+                raise NotFoundError.user(member.team_id, member.user_id)
 
         self._store.transaction(f"update member {member.user_id!r}", work, write=True)

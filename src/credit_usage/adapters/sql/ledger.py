@@ -33,7 +33,7 @@ from credit_usage.adapters.sql.schema import (
 )
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
-from credit_usage.domain.model import Feature, Group, LedgerEntry, Member, Team
+from credit_usage.domain.model import Group, LedgerEntry, Member, Team
 from credit_usage.errors import IdempotencyConflictError, NotFoundError, StorageError
 from credit_usage.ports import Query, WritePlan
 
@@ -46,7 +46,6 @@ T = TypeVar("T")
 STREAM_PAGE: Final = 2_000
 #: Ledger entries derived at a time when the figures are rebuilt or verified.
 REBUILD_PAGE: Final = 50_000
-_FEATURES: Final = {feature.value: feature for feature in Feature}
 _BEFORE_TIME: Final = rows.micros(datetime.min.replace(tzinfo=UTC))
 
 
@@ -204,7 +203,7 @@ class _CellRows:
         self._keys: dict[tuple[str, str, str, str], tuple[bytes, ...]] = {}
 
     def row(self, period: date, key: DayKey | CycleKey, credits: int) -> tuple[object, ...]:
-        dims = (key.user_id, key.group_id or "", key.feature.value, key.credit_type)
+        dims = (key.user_id, key.group_id or "", key.feature, key.credit_type)
         row = (self._team_id, period, *dims, credits)
         if not self._keyed:
             return row
@@ -336,7 +335,7 @@ class LedgerRecorder:
         def work(conn: Connection) -> T:
             row = conn.execute(self.sql.select_team, {"team_id": team_id}).first()
             if row is None:
-                raise NotFoundError(f"team {team_id!r} does not exist")
+                raise NotFoundError.team(team_id)
             return query(SqlReads(self, conn, row))
 
         return self.store.transaction(f"read team {team_id!r}", work, write=False)
@@ -349,7 +348,7 @@ class LedgerRecorder:
         """
         row = conn.execute(self.sql.lock_team, {"team_id": team_id}).first()
         if row is None:
-            raise NotFoundError(f"team {team_id!r} does not exist")
+            raise NotFoundError.team(team_id)
         return SqlReads(self, conn, row)
 
     def append(self, team_id: str, plan: WritePlan[T]) -> T:
@@ -381,8 +380,7 @@ class LedgerRecorder:
             )
         except _EntryConflict as conflict:
             # Described only now: PostgreSQL refuses reads in a failed transaction.
-            message = self._describe_conflict(team_id, conflict.entries)
-            raise IdempotencyConflictError(message) from conflict.__cause__
+            raise self._conflict(team_id, conflict.entries) from conflict.__cause__
 
     def add_figures(self, conn: Connection, team_id: str, batch: Batch) -> None:
         """Add the batch's roll-up, counter and balance deltas, one upsert per table."""
@@ -401,21 +399,29 @@ class LedgerRecorder:
                 ],
             )
 
-    def _describe_conflict(self, team_id: str, entries: Sequence[LedgerEntry]) -> str:
+    def _conflict(self, team_id: str, entries: Sequence[LedgerEntry]) -> IdempotencyConflictError:
         """Which entry ids clashed, worked out after the failed write rolled back."""
         repeated = sorted(i for i, n in Counter(e.entry_id for e in entries).items() if n > 1)
         if repeated:
-            return f"entry ids {repeated!r} are repeated in one write to team {team_id!r}"
+            return IdempotencyConflictError(
+                f"entry ids {repeated!r} are repeated in one write to team {team_id!r}",
+                team_id=team_id,
+                entry_id=repeated[0],
+            )
         ids = [e.entry_id for e in entries]
         try:
             stored = sorted(self.read(team_id, lambda tx: list(tx.find_entries(ids))))
         except (StorageError, NotFoundError):
             stored = []
         if len(stored) == 1:
-            return f"entry id {stored[0]!r} is already in team {team_id!r}"
-        if stored:
-            return f"entry ids {stored[:10]!r} are already in team {team_id!r}"
-        return f"an entry id of this write is already in team {team_id!r}"
+            message = f"entry id {stored[0]!r} is already in team {team_id!r}"
+        elif stored:
+            message = f"entry ids {stored[:10]!r} are already in team {team_id!r}"
+        else:
+            message = f"an entry id of this write is already in team {team_id!r}"
+        return IdempotencyConflictError(
+            message, team_id=team_id, entry_id=stored[0] if stored else None
+        )
 
     # -- the ledger, page by page ---------------------------------------------------
     def row_pages(
@@ -500,13 +506,13 @@ class LedgerRecorder:
     def _stored_figures(self, conn: Connection, team_id: str) -> Batch:
         params = {"team_id": team_id}
         daily = {
-            DayKey(day, user, group or None, _FEATURES[feature], credit_type): int(credits)
+            DayKey(day, user, group or None, feature, credit_type): int(credits)
             for day, user, group, feature, credit_type, credits in conn.execute(
                 self.sql.all_daily, params
             )
         }
         cycles = {
-            CycleKey(cycle, user, group or None, _FEATURES[feature], credit_type): int(credits)
+            CycleKey(cycle, user, group or None, feature, credit_type): int(credits)
             for cycle, user, group, feature, credit_type, credits in conn.execute(
                 self.sql.all_cycles, params
             )

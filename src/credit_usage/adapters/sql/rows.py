@@ -7,6 +7,7 @@ validation that dominated the cost of a large snapshot or export.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -15,7 +16,15 @@ import sqlalchemy as sa
 
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.cycles import BillingSchedule
-from credit_usage.domain.model import EntryKind, Feature, LedgerEntry, Member, Role, Team
+from credit_usage.domain.model import (
+    DEFAULT_FEATURES,
+    EntryKind,
+    FeatureSpec,
+    LedgerEntry,
+    Member,
+    Role,
+    Team,
+)
 
 __all__ = [
     "EntryDecoder",
@@ -33,7 +42,6 @@ T = TypeVar("T")
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
-_FEATURES: Final = {feature.value: feature for feature in Feature}
 _KINDS: Final = {kind.value: kind for kind in EntryKind}
 _ROLES: Final = {role.value: role for role in Role}
 
@@ -59,7 +67,15 @@ def team(row: sa.Row[Any]) -> Team:
         credits_per_cycle=int(row.credits_per_cycle),
         timezone=row.timezone,
         credit_types=tuple(row.credit_types.split(",")),
+        features=_features(row.features),
     )
+
+
+def _features(stored: str | None) -> tuple[FeatureSpec, ...]:
+    # NULL: a team stored before features were declared per team.
+    if stored is None:
+        return DEFAULT_FEATURES
+    return tuple(FeatureSpec(value=value, label=label) for value, label in json.loads(stored))
 
 
 def team_values(value: Team) -> dict[str, object]:
@@ -67,13 +83,13 @@ def team_values(value: Team) -> dict[str, object]:
     return {
         "team_id": value.team_id,
         "name": value.name,
-        "plan": value.plan.value,
+        "plan": value.plan,
         "billing_anchor": value.billing.anchor,
         "billing_period": value.billing.period.value,
         "credits_per_cycle": value.credits_per_cycle,
         "timezone": value.timezone,
         "credit_types": ",".join(value.credit_types),
-        "features": None,
+        "features": json.dumps([[f.value, f.label] for f in value.features]),
     }
 
 
@@ -107,7 +123,6 @@ def member_values(value: Member) -> dict[str, object]:
 def entry_row(team_id: str, seq: int, entry: LedgerEntry) -> tuple[object, ...]:
     """A ledger row, in the order of :data:`~credit_usage.adapters.sql.schema.LEDGER_ROW`."""
     recorded = entry.recorded_at
-    feature = entry.feature
     return (
         team_id,
         seq,
@@ -115,7 +130,7 @@ def entry_row(team_id: str, seq: int, entry: LedgerEntry) -> tuple[object, ...]:
         entry.kind.value,
         entry.user_id,
         entry.group_id,
-        None if feature is None else feature.value,
+        entry.feature,
         entry.credit_type,
         entry.amount,
         (entry.occurred_at - _EPOCH) // _MICROSECOND,
@@ -166,7 +181,7 @@ class EntryDecoder:
             _KINDS[kind],
             user_id,
             group_id,
-            None if feature is None else _FEATURES[feature],
+            feature,
             credit_type,
             int(amount),
             _EPOCH + timedelta(microseconds=occurred),
@@ -180,6 +195,6 @@ def cells(rows: Iterable[Sequence[Any]]) -> list[UsageCell]:
     # Positional: a snapshot of a large team builds tens of thousands of cells.
     # SUM() of a BIGINT is a DECIMAL on PostgreSQL and MariaDB, hence int().
     return [
-        UsageCell(user_id, group_id or None, _FEATURES[feature], credit_type, int(credits))
+        UsageCell(user_id, group_id or None, feature, credit_type, int(credits))
         for user_id, group_id, feature, credit_type, credits in rows
     ]

@@ -81,7 +81,9 @@ class SqlStorage:
 
     def __init__(self, engine: Engine, *, table_prefix: str = DEFAULT_PREFIX) -> None:
         if not isinstance(engine, Engine):
-            raise ValidationError(f"engine must be a SQLAlchemy Engine, got {engine!r}")
+            raise ValidationError(
+                f"engine must be a SQLAlchemy Engine, got {engine!r}", field="engine"
+            )
         dialect = dialect_for(engine)
         self.metadata = _shared_metadata(table_prefix, is_mysql(engine.dialect.name))
         self.engine = engine
@@ -116,7 +118,8 @@ class SqlStorage:
         except (SQLAlchemyError, ValueError, TypeError) as exc:
             raise ValidationError(
                 f"not a database URL: {mask_url(str(url))!r} (expected e.g. "
-                "'sqlite:///usage.db' or 'postgresql+psycopg://user@host/db')"
+                "'sqlite:///usage.db' or 'postgresql+psycopg://user@host/db')",
+                field="url",
             ) from exc
         rendered = parsed.render_as_string(hide_password=False)
         # The text as typed too: SQLAlchemy misreads a raw "@" in a password,
@@ -131,18 +134,21 @@ class SqlStorage:
             engine = sa.create_engine(parsed, **kwargs)
         except sa.exc.NoSuchModuleError as exc:
             raise ValidationError(
-                f"unknown database dialect in {shown!r}: {redact(str(exc), secrets)}"
+                f"unknown database dialect in {shown!r}: {redact(str(exc), secrets)}",
+                field="url",
             ) from exc
         except ImportError as exc:
             extra = _EXTRAS.get(parsed.get_backend_name(), "")
             hint = f"; install it with: pip install 'credit_usage[{extra}]'" if extra else ""
             raise StorageError(
                 f"the database driver for {shown!r} is not installed "
-                f"({redact(str(exc), secrets)}){hint}"
+                f"({redact(str(exc), secrets)}){hint}",
+                operation="load the database driver",
             ) from exc
         except (SQLAlchemyError, TypeError) as exc:
             raise ValidationError(
-                f"cannot build an engine for {shown!r}: {redact(str(exc), secrets)}"
+                f"cannot build an engine for {shown!r}: {redact(str(exc), secrets)}",
+                field="url",
             ) from exc
         dialect_for(engine).configure_engine(engine)
         storage = cls(engine, table_prefix=table_prefix)
