@@ -25,9 +25,9 @@ from sqlalchemy.pool import StaticPool
 
 from credit_usage.adapters.credentials import mask_url, redact, url_secrets
 from credit_usage.adapters.sql.dialect import SqlDialect
-from credit_usage.errors import StorageError
+from credit_usage.errors import StorageError, ValidationError
 
-__all__ = ["MAX_ATTEMPTS", "Datastore", "driver_error"]
+__all__ = ["MAX_ATTEMPTS", "BoundDatastore", "Datastore", "driver_error"]
 
 T = TypeVar("T")
 
@@ -67,6 +67,11 @@ class Datastore:
     def hide(self, secrets: tuple[str, ...]) -> None:
         """Hide ``secrets`` too in every message (those of the URL a host typed, say)."""
         self._secrets = tuple(dict.fromkeys(self._secrets + secrets))
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials every message hides."""
+        return self._secrets
 
     def reason(self, exc: BaseException) -> str:
         """The driver's message for ``exc`` on one line, credentials hidden."""
@@ -110,7 +115,9 @@ class Datastore:
                 operation="connect",
             ) from self.scrubbed(driver_error(exc))
 
-    def transaction(self, doing: str, work: Callable[[Connection], T], *, write: bool) -> T:
+    def transaction(
+        self, doing: str, work: Callable[[Connection], T], *, write: bool, retry: bool = True
+    ) -> T:
         """Run ``work`` in one transaction and commit.
 
         A write the database aborted to break a deadlock or a serialization
@@ -122,7 +129,7 @@ class Datastore:
         Raises:
             StorageError: the database failed while ``doing``.
         """
-        attempts = MAX_ATTEMPTS if write else 1
+        attempts = MAX_ATTEMPTS if write and retry else 1
         for attempt in range(1, attempts + 1):
             try:
                 with self._turns, self.connect() as conn, conn.begin():
@@ -143,3 +150,54 @@ class Datastore:
                 raise self.failure(doing, exc) from self.scrubbed(driver_error(exc))
             time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+class BoundDatastore(Datastore):
+    """A host's open connection: every call runs inside the host's transaction.
+
+    Each call is a savepoint (``SAVEPOINT`` ... ``RELEASE``) of the host's
+    transaction, so the host's rows and the library's commit or roll back
+    together, while a call the library refuses (a limit, a conflict) rolls
+    back only its own savepoint and leaves the host's transaction usable.
+    Nothing is retried (the host's transaction is the host's to run again),
+    the isolation level is the host's, and row locks taken by a write -- the
+    team's row -- are held until the host commits or rolls back.
+    """
+
+    def __init__(self, connection: Connection, dialect: SqlDialect, secrets: tuple[str, ...]):
+        super().__init__(connection.engine, dialect)
+        self.hide(secrets)
+        self.connection = connection
+        self._turns = nullcontext()
+
+    def usable(self) -> Connection:
+        """The host's connection, if it is open and inside a transaction.
+
+        Raises:
+            ValidationError: the connection is closed or has no transaction.
+        """
+        conn = self.connection
+        if conn.closed or conn.invalidated:
+            raise ValidationError(
+                "the connection bound to the storage is closed; bind an open connection "
+                "inside a transaction (with engine.begin() as connection: ...)",
+                field="connection",
+            )
+        if not conn.in_transaction():
+            raise ValidationError(
+                "the connection bound to the storage has no transaction; begin one "
+                "(connection.begin()) so the library's writes commit with yours",
+                field="connection",
+            )
+        return conn
+
+    def transaction(
+        self, doing: str, work: Callable[[Connection], T], *, write: bool, retry: bool = True
+    ) -> T:
+        conn = self.usable()
+        try:
+            self.dialect.join(conn, write=write)
+            with conn.begin_nested():
+                return work(conn)
+        except SQLAlchemyError as exc:
+            raise self.failure(doing, exc) from self.scrubbed(driver_error(exc))

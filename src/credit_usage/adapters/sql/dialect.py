@@ -41,6 +41,9 @@ class SqlDialect:
         a read must see one snapshot from its first statement to its last.
         """
 
+    def join(self, conn: Connection, *, write: bool) -> None:
+        """Prepare a host's connection, inside the host's transaction, for a call's savepoint."""
+
     def insert(self, table: sa.Table) -> Any:
         """An INSERT of ``table`` with the backend's upsert clause available."""
         raise NotImplementedError

@@ -8,6 +8,8 @@ the team, never between a write's checks and its commit.
 
 from __future__ import annotations
 
+import copy
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -58,6 +60,12 @@ class DirectoryRecorder:
                 }
             )
         )
+
+    def using(self, store: Datastore, ledger: LedgerRecorder) -> DirectoryRecorder:
+        """This recorder on another datastore of the same dialect, sharing its statements."""
+        recorder = copy.copy(self)
+        recorder._store, recorder._ledger = store, ledger
+        return recorder
 
     def add_team(self, team: Team) -> None:
         def work(conn: Connection) -> None:

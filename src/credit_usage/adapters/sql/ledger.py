@@ -12,6 +12,7 @@ roll-ups or counters in SQL; only the ledger stream, :meth:`LedgerRecorder.verif
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -329,6 +330,12 @@ class LedgerRecorder:
     def __init__(self, store: Datastore, tables: Tables) -> None:
         self.store = store
         self.sql = _Statements(tables, store)
+
+    def using(self, store: Datastore) -> LedgerRecorder:
+        """This recorder on another datastore of the same dialect, sharing its statements."""
+        recorder = copy.copy(self)
+        recorder.store = store
+        return recorder
 
     # -- one transaction per call -------------------------------------------------
     def read(self, team_id: str, query: Query[T]) -> T:

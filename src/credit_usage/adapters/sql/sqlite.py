@@ -53,5 +53,13 @@ class SqliteDialect(SqlDialect):
     def begin(self, conn: Connection, *, write: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
+    def join(self, conn: Connection, *, write: bool) -> None:
+        # The driver begins a transaction only before a data-changing statement,
+        # and a SAVEPOINT outside one would begin one that RELEASE commits: so
+        # begin the host's transaction now if the host has not written yet, a
+        # write taking the database's write lock at once.
+        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
     def insert(self, table: sa.Table) -> Any:
         return sqlite.insert(table)

@@ -8,16 +8,19 @@ transactions and errors (``datastore``), and the two recorders, ``directory``
 
 from __future__ import annotations
 
+import copy
 import functools
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from credit_usage.adapters.credentials import mask_url, redact, url_secrets
-from credit_usage.adapters.sql.datastore import Datastore
+from credit_usage.adapters.sql import migrate
+from credit_usage.adapters.sql.datastore import BoundDatastore, Datastore
 from credit_usage.adapters.sql.dialect import dialect_for
 from credit_usage.adapters.sql.directory import DirectoryRecorder
 from credit_usage.adapters.sql.ledger import LedgerRecorder
@@ -155,17 +158,96 @@ class SqlStorage:
         storage._store.hide(secrets)
         return storage
 
+    def bind(self, connection: Connection) -> SqlStorage:
+        """This storage inside a host's open transaction on ``connection``.
+
+        Every call of the storage returned runs as a savepoint of that
+        transaction: the host's rows and the usage it records commit together
+        or roll back together, and a write the library refuses (a limit, an
+        idempotency conflict) rolls back only its savepoint, leaving the
+        host's transaction usable. The host's isolation level applies,
+        nothing is retried, and the team's row stays locked from the first
+        write until the host's transaction ends. Make one per transaction::
+
+            with engine.begin() as connection:
+                connection.execute(orders.insert(), order)
+                app = CreditUsage(storage.bind(connection))
+                app.record_usage(...)
+
+        Raises:
+            ValidationError: ``connection`` is no SQLAlchemy ``Connection``, or
+                is of another database family than the storage's tables; a
+                call on the bound storage raises it when the connection is
+                closed or has no transaction.
+        """
+        if not isinstance(connection, Connection):
+            raise ValidationError(
+                f"connection must be a SQLAlchemy Connection, got {connection!r}",
+                field="connection",
+            )
+        if is_mysql(connection.dialect.name) != is_mysql(self.engine.dialect.name):
+            raise ValidationError(
+                f"a connection of the {connection.dialect.name!r} dialect cannot hold tables "
+                f"made for {self.engine.dialect.name!r}",
+                field="connection",
+            )
+        store = BoundDatastore(connection, dialect_for(connection.engine), self._store.secrets)
+        bound = copy.copy(self)
+        bound.engine = connection.engine
+        bound._store = store
+        bound._ledger = self._ledger.using(store)
+        bound._directory = self._directory.using(store, bound._ledger)
+        return bound
+
+    @property
+    def bound(self) -> bool:
+        """Whether this storage works inside a host's transaction (see :meth:`bind`)."""
+        return isinstance(self._store, BoundDatastore)
+
     def __repr__(self) -> str:
         return f"SqlStorage({self._store.shown_url!r}, table_prefix={self.table_prefix!r})"
 
     # -- schema -----------------------------------------------------------------------
     def create_schema(self) -> None:
-        """Create the tables and indexes that do not exist yet (idempotent)."""
-        self._store.transaction("create the tables", self.metadata.create_all, write=True)
+        """Create the newest tables, or bring older ones (release 0.1.0's too) up to date.
+
+        Idempotent: on a current schema it changes nothing. The schema's
+        revision is kept in the table ``<prefix>alembic_version``.
+
+        Raises:
+            StorageError: the database holds a schema newer than this library.
+            ValidationError: the storage is bound to a host's transaction
+                (migrate on the engine, where DDL may commit on its own).
+        """
+        self._migrate("create the tables", migrate.create_schema)
+
+    def upgrade_schema(self) -> None:
+        """Bring the tables to the newest schema; nothing when they are current.
+
+        Raises:
+            StorageError: the database holds a schema newer than this library.
+            ValidationError: the storage is bound to a host's transaction.
+        """
+        self._migrate("upgrade the tables", migrate.upgrade_schema)
 
     def drop_schema(self) -> None:
-        """Drop the tables, and every team's data with them."""
-        self._store.transaction("drop the tables", self.metadata.drop_all, write=True)
+        """Drop the tables and their version table, and every team's data with them."""
+        self._migrate("drop the tables", migrate.drop_schema)
+
+    def _migrate(self, doing: str, step: Callable[[Connection, sa.MetaData, str], None]) -> None:
+        if self.bound:
+            raise ValidationError(
+                f"cannot {doing} inside a host's transaction; call it on a storage of the "
+                "engine (SqlStorage(engine)) or run the migrations with your own Alembic",
+                field="connection",
+            )
+        # Not run again on a deadlock: on MariaDB each DDL statement commits on its own.
+        self._store.transaction(
+            doing,
+            lambda conn: step(conn, self.metadata, self.table_prefix),
+            write=True,
+            retry=False,
+        )
 
     # -- teams, groups, members -------------------------------------------------------
     def add_team(self, team: Team) -> None:
