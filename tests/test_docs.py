@@ -34,3 +34,35 @@ def test_quickstart_prints_a_snapshot_table(
     assert re.search(r"Total [\d,]+ +Used [\d,]+ +Remaining [\d,]+", printed)
     assert "Ana Admin" in printed
     assert "user_id,name,email,group,role,credit_type" in printed
+
+
+@pytest.mark.parametrize(
+    ("zone", "now"),
+    [
+        # One hour into the cycle that starts on the 31st in Tokyo: still the 30th in UTC.
+        ("Asia/Tokyo", "2026-03-30T16:00:00+00:00"),
+        ("America/New_York", "2026-03-31T04:30:00+00:00"),
+        ("Pacific/Kiritimati", "2026-05-30T10:30:00+00:00"),
+        ("UTC", "2026-07-31T00:00:00+00:00"),
+    ],
+)
+def test_getting_started_works_in_any_time_zone_at_any_hour(
+    zone: str, now: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The getting-started code, with the team elsewhere and the clock just past midnight."""
+    from datetime import datetime
+
+    text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    replaced = {
+        "app = CreditUsage(storage=InMemoryStorage())": (
+            "app = CreditUsage(storage=InMemoryStorage(), clock=lambda: FIXED)"
+        ),
+        "now = datetime.now(UTC)": "now = FIXED",
+        'timezone="America/New_York"': f"timezone={zone!r}",
+    }
+    for old, new in replaced.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    namespace: dict[str, object] = {"FIXED": datetime.fromisoformat(now)}
+    for block in BLOCK.findall(text):
+        exec(compile(block, "getting-started.md", "exec"), namespace)
