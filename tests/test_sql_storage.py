@@ -55,6 +55,7 @@ TABLES = {
     "daily_usage",
     "cycle_usage",
     "balances",
+    "credit_limits",
 }
 
 

@@ -40,6 +40,7 @@ from credit_usage.domain.results import (
     ReportRow,
     Snapshot,
 )
+from credit_usage.domain.unusual import Finding, FindingKind, find_unusual
 from credit_usage.errors import (
     AlreadyExistsError,
     CreditLimitExceededError,
@@ -89,6 +90,8 @@ __all__ = [
     "EntryKind",
     "Feature",
     "FeatureSpec",
+    "Finding",
+    "FindingKind",
     "Frequency",
     "Group",
     "GroupUsage",
@@ -119,6 +122,7 @@ __all__ = [
     "ValidationError",
     "aggregate",
     "allowed_actions",
+    "find_unusual",
     "from_dict",
     "safe_cell",
     "sum_cells",

@@ -39,7 +39,7 @@ from attrs import frozen
 
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch
-from credit_usage.domain.model import Group, LedgerEntry, Member, Team
+from credit_usage.domain.model import CreditLimit, Group, LedgerEntry, Member, Team
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -82,6 +82,10 @@ class TeamReads(Protocol):
 
     def groups(self) -> list[Group]:
         """The team's groups, ordered by ``group_id``."""
+        ...
+
+    def limits(self) -> list[CreditLimit]:
+        """The team's credit limits, ordered by scope, subject and credit type (all types first)."""
         ...
 
     def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
@@ -135,10 +139,17 @@ LedgerTransaction = TeamReads
 
 @frozen
 class Decision(Generic[T_co]):
-    """What a write's plan decided: the batch to append and the call's answer."""
+    """What a write's plan decided: what to write, and the call's answer.
+
+    ``batch`` is appended to the ledger; ``set_limits`` are stored, each
+    replacing the limit of the same scope, subject and credit type; the
+    limits in ``removed_limits`` (matched on those three) are deleted.
+    """
 
     batch: Batch
     result: T_co
+    set_limits: tuple[CreditLimit, ...] = ()
+    removed_limits: tuple[CreditLimit, ...] = ()
 
 
 #: A read: computes the call's answer from one consistent :class:`TeamReads`.
@@ -197,8 +208,9 @@ class Ledger(Protocol):
         Opens a transaction that keeps other writers of ``team_id`` out, calls
         ``plan`` with a :class:`TeamReads`, then inserts ``batch.entries``,
         adds ``batch.daily``, ``batch.cycles`` and ``batch.balances`` to the
-        stored figures and ``batch.volume`` to the team's volume, commits and
-        returns ``decision.result``. If ``plan`` raises, nothing is written and
+        stored figures and ``batch.volume`` to the team's volume, stores
+        ``decision.set_limits`` and deletes ``decision.removed_limits``,
+        commits and returns ``decision.result``. If ``plan`` raises, nothing is written and
         the exception propagates unchanged. An entry id stored twice in a
         team, or repeated within the batch, is an ``IdempotencyConflictError``
         (plans check first). An unknown team is a ``NotFoundError``.

@@ -12,6 +12,7 @@ tuples as lists. ``from_dict(type(x), to_dict(x)) == x`` for every public value.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
@@ -48,6 +49,9 @@ def get_converter() -> cattrs.Converter:
     # become 1 credit, None the name "None" and "false" True. Data of the
     # wrong type is refused instead.
     conv.register_structure_hook(int, _structure_int)
+    # JSON has no infinity: a ratio over a zero limit is written "Infinity".
+    conv.register_unstructure_hook(float, _unstructure_float)
+    conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(str, _structure_str)
     # cattrs iterates whatever it is given: "email" would become the credit
@@ -107,6 +111,18 @@ def _sequence_hook(conv: cattrs.Converter, cls: Any) -> Callable[[Any, Any], Any
 
 def _unstructure_enum(member: StrEnum | str) -> str:
     return member.value if isinstance(member, StrEnum) else member
+
+
+def _unstructure_float(value: float) -> float | str:
+    return value if math.isfinite(value) else repr(value).replace("inf", "Infinity")
+
+
+def _structure_float(value: Any, cls: type[float]) -> float:
+    if value in ("Infinity", "-Infinity"):
+        return float(value.replace("Infinity", "inf"))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"expected a number, got {value!r}")
+    return float(value)
 
 
 def _structure_bool(value: Any, cls: type[bool]) -> bool:

@@ -17,9 +17,10 @@ import attrs
 
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
-from credit_usage.domain.model import EntryKind, Group, LedgerEntry, Member, Team
+from credit_usage.domain.limits import LimitKey, limit_key
+from credit_usage.domain.model import CreditLimit, EntryKind, Group, LedgerEntry, Member, Team
 from credit_usage.errors import AlreadyExistsError, IdempotencyConflictError, NotFoundError
-from credit_usage.ports import Query, WritePlan
+from credit_usage.ports import Decision, Query, WritePlan
 
 __all__ = ["InMemoryStorage"]
 
@@ -38,6 +39,15 @@ class _TeamData:
     cycles: defaultdict[CycleKey, int] = attrs.Factory(lambda: defaultdict(int))
     balances: defaultdict[BalanceKey, Balance] = attrs.Factory(lambda: defaultdict(Balance))
     volume: int = 0
+    limits: dict[LimitKey, CreditLimit] = attrs.Factory(dict)
+
+    def decide(self, decision: Decision[object]) -> None:
+        """Write what a plan decided: the batch, then the limits."""
+        self.apply(decision.batch)
+        for limit in decision.set_limits:
+            self.limits[limit_key(limit)] = limit
+        for limit in decision.removed_limits:
+            self.limits.pop(limit_key(limit), None)
 
     def apply(self, batch: Batch) -> None:
         seen: set[str] = set()
@@ -92,6 +102,9 @@ class _Reads:
 
     def groups(self) -> list[Group]:
         return sorted(self._data.groups.values(), key=lambda g: g.group_id)
+
+    def limits(self) -> list[CreditLimit]:
+        return [self._data.limits[key] for key in sorted(self._data.limits)]
 
     def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
         entries = self._data.entries
@@ -195,7 +208,7 @@ class InMemoryStorage:
         with self._lock:
             data = self._data(team_id)
             decision = plan(_Reads(data))
-            data.apply(decision.batch)
+            data.decide(decision)
             return decision.result
 
     # -- maintenance ------------------------------------------------------------

@@ -14,19 +14,32 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from attrs import frozen
+import attrs
+from attrs import Factory, frozen
 
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.cycles import Cycle, DateRange
-from credit_usage.domain.model import DEFAULT_FEATURES, FeatureSpec, Group, Member, Role, Team
+from credit_usage.domain.forecast import Forecast
+from credit_usage.domain.model import (
+    DEFAULT_FEATURES,
+    CreditLimit,
+    FeatureSpec,
+    Group,
+    LimitScope,
+    Member,
+    Role,
+    Team,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "GroupUsage",
+    "LimitState",
     "LongRow",
     "MemberUsage",
     "Report",
@@ -50,8 +63,16 @@ def report_features(team: Team, cells: Iterable[UsageCell]) -> tuple[FeatureSpec
 class MemberUsage:
     """One member's usage in a period, as a row of the Analytics table.
 
-    ``limit`` is the credits of the member's user-scope, all-types limit (or
-    ``None``); ``limit_remaining`` what is left of it in the cycle.
+    ``used``, ``by_feature`` and ``by_credit_type`` cover the period. The
+    limit figures cover the current cycle: ``limit`` is the credits of the
+    member's user limit on all types (or ``None``) and ``limit_remaining``
+    what is left of it, never below 0; ``limits_by_credit_type`` and
+    ``limit_remaining_by_credit_type`` the same for per-type limits;
+    ``over_limit`` is true when nothing is left under one of those limits
+    (at or over it, as after a limit lowered below what was used).
+    ``projected_used`` is the member's cycle usage at the pace so far and
+    ``limit_runs_out_on`` the local day their all-types limit runs out at
+    that pace; both only for members with such a limit, in a snapshot.
     """
 
     user_id: str
@@ -64,6 +85,20 @@ class MemberUsage:
     by_credit_type: dict[str, int]
     limit: int | None = None
     limit_remaining: int | None = None
+    limits_by_credit_type: dict[str, int] = Factory(dict)
+    limit_remaining_by_credit_type: dict[str, int] = Factory(dict)
+    over_limit: bool = False
+    projected_used: int | None = None
+    limit_runs_out_on: date | None = None
+
+
+class LimitState(NamedTuple):
+    """A member's user limits in the current cycle and what was used against them."""
+
+    limit: int | None
+    used: int
+    limits_by_credit_type: Mapping[str, int]
+    used_by_credit_type: Mapping[str, int]
 
 
 @frozen(kw_only=True)
@@ -81,6 +116,10 @@ class Snapshot:
     used: int
     remaining: int
     members: list[MemberUsage]
+    #: ``used`` at the cycle's end at the pace so far.
+    projected_used: int | None = None
+    #: The local day the pool runs out at that pace, or ``None`` if it lasts the cycle.
+    runs_out_on: date | None = None
 
 
 @frozen(kw_only=True)
@@ -96,6 +135,9 @@ class ReportRow:
     credit_type: str
     by_feature: dict[str, int]
     total: int
+    #: The member's user limit on all types, and what is left of it in the current cycle.
+    limit: int | None = None
+    limit_remaining: int | None = None
 
 
 @frozen(kw_only=True)
@@ -121,6 +163,8 @@ class GroupUsage:
     total: int
     by_feature: dict[str, int]
     by_credit_type: dict[str, int]
+    #: The group's limit on all types, shared by its members, per cycle.
+    limit: int | None = None
 
 
 @frozen(kw_only=True)
@@ -135,6 +179,8 @@ class Report:
     period: DateRange
     rows: list[ReportRow]
     features: tuple[FeatureSpec, ...] = DEFAULT_FEATURES
+    #: The team's credit limits when the report was made.
+    limits: tuple[CreditLimit, ...] = ()
 
     @property
     def total(self) -> int:
@@ -142,7 +188,15 @@ class Report:
         return sum(row.total for row in self.rows)
 
     def by_group(self) -> list[GroupUsage]:
-        """Totals per group (by name; members without a group first, named "")."""
+        """Totals per group (by name; members without a group first, named "").
+
+        Each group shows its limit on all types, if it has one.
+        """
+        group_limits = {
+            limit.subject_id: limit.credits
+            for limit in self.limits
+            if limit.scope is LimitScope.GROUP and limit.credit_type is None
+        }
         groups: dict[str | None, GroupUsage] = {}
         for row in self.rows:
             usage = groups.get(row.group_id)
@@ -167,6 +221,7 @@ class Report:
                     total=sum(g.by_feature.values()),
                     by_feature=g.by_feature,
                     by_credit_type=dict(sorted(g.by_credit_type.items())),
+                    limit=None if g.group_id is None else group_limits.get(g.group_id),
                 )
                 for g in groups.values()
             ),
@@ -248,10 +303,10 @@ class _Breakdown:
             types[credit_type] = types.get(credit_type, 0) + credits
 
     def usage(
-        self, member: Member, *, limit: int | None = None, used_in_cycle: int = 0
+        self, member: Member, state: LimitState | None = None, forecast: Forecast | None = None
     ) -> MemberUsage:
         by_feature = self.by_feature.get(member.user_id) or dict.fromkeys(self._features, 0)
-        return MemberUsage(
+        usage = MemberUsage(
             user_id=member.user_id,
             name=member.name,
             email=member.email,
@@ -260,9 +315,31 @@ class _Breakdown:
             used=sum(by_feature.values()),
             by_feature=by_feature,
             by_credit_type=self.by_type.get(member.user_id) or dict.fromkeys(self._types, 0),
-            limit=limit,
-            limit_remaining=None if limit is None else max(0, limit - used_in_cycle),
         )
+        if state is None:
+            return usage
+        return attrs.evolve(usage, **_limit_fields(state, forecast))
+
+
+def _limit_fields(state: LimitState, forecast: Forecast | None) -> dict[str, Any]:
+    """The limit figures of a :class:`MemberUsage` from its :class:`LimitState`."""
+    remaining_by_type = {
+        credit_type: max(0, limit - state.used_by_credit_type.get(credit_type, 0))
+        for credit_type, limit in state.limits_by_credit_type.items()
+    }
+    over = (state.limit is not None and state.used >= state.limit) or any(
+        state.used_by_credit_type.get(credit_type, 0) >= limit
+        for credit_type, limit in state.limits_by_credit_type.items()
+    )
+    return {
+        "limit": state.limit,
+        "limit_remaining": None if state.limit is None else max(0, state.limit - state.used),
+        "limits_by_credit_type": dict(state.limits_by_credit_type),
+        "limit_remaining_by_credit_type": remaining_by_type,
+        "over_limit": over,
+        "projected_used": None if forecast is None else forecast.projected_used,
+        "limit_runs_out_on": None if forecast is None else forecast.runs_out_on,
+    }
 
 
 def _breakdown(team: Team, cells: Iterable[UsageCell]) -> _Breakdown:
@@ -275,37 +352,33 @@ def build_member_usage(
     team: Team,
     member: Member,
     cells: Iterable[UsageCell],
-    *,
-    limit: int | None = None,
-    used_in_cycle: int = 0,
+    state: LimitState | None = None,
+    forecast: Forecast | None = None,
 ) -> MemberUsage:
     """A member's :class:`MemberUsage` from their cells (other users' cells are ignored)."""
     mine = [cell for cell in cells if cell.user_id == member.user_id]
-    return _breakdown(team, mine).usage(member, limit=limit, used_in_cycle=used_in_cycle)
+    return _breakdown(team, mine).usage(member, state, forecast)
 
 
 def snapshot_members(
     team: Team,
     members: Iterable[Member],
     cells: Iterable[UsageCell],
-    *,
-    limits: Mapping[str, int] | None = None,
-    used_in_cycle: Mapping[str, int] | None = None,
+    states: Mapping[str, LimitState] | None = None,
+    forecasts: Mapping[str, Forecast] | None = None,
 ) -> list[MemberUsage]:
     """The Analytics table: active members, plus deactivated ones who used credits.
 
-    Sorted by ``used`` descending, then name, then user id.
+    ``states`` and ``forecasts`` give, by user id, the limits of the members
+    who have some. Sorted by ``used`` descending, then name, then user id.
     """
-    limits = limits or {}
-    used_in_cycle = used_in_cycle or {}
+    states = states or {}
+    forecasts = forecasts or {}
     breakdown = _breakdown(team, cells)
     rows = []
     for member in members:
-        usage = breakdown.usage(
-            member,
-            limit=limits.get(member.user_id),
-            used_in_cycle=used_in_cycle.get(member.user_id, 0),
-        )
+        user_id = member.user_id
+        usage = breakdown.usage(member, states.get(user_id), forecasts.get(user_id))
         if member.active or usage.used:
             rows.append(usage)
     rows.sort(key=lambda u: (-u.used, u.name, u.user_id))
@@ -318,6 +391,9 @@ def build_report(
     members: Iterable[Member],
     groups: Mapping[str, Group],
     cells: Iterable[UsageCell],
+    *,
+    limits: Iterable[CreditLimit] = (),
+    states: Mapping[str, LimitState] | None = None,
 ) -> Report:
     """The usage report of ``period`` from its cells.
 
@@ -354,9 +430,12 @@ def build_report(
         group = groups.get(group_id) if group_id is not None else None
         return group.name if group is not None else ""
 
+    states = states or {}
     rows = []
     for (user_id, group_id, credit_type), by_feature in cells_by_row.items():
         member = members_by_id[user_id]
+        state = states.get(user_id)
+        limit = None if state is None else state.limit
         rows.append(
             ReportRow(
                 user_id=user_id,
@@ -368,7 +447,17 @@ def build_report(
                 credit_type=credit_type,
                 by_feature=by_feature,
                 total=sum(by_feature.values()),
+                limit=limit,
+                limit_remaining=None
+                if state is None or limit is None
+                else max(0, limit - state.used),
             )
         )
     rows.sort(key=lambda r: (r.group_name, r.group_id or "", r.name, r.user_id, r.credit_type))
-    return Report(team_id=team.team_id, period=period, rows=rows, features=features)
+    return Report(
+        team_id=team.team_id,
+        period=period,
+        rows=rows,
+        features=features,
+        limits=tuple(limits),
+    )

@@ -135,8 +135,8 @@ def _writer(out: TextIO, excel: bool) -> csv.Writer:  # type: ignore[name-define
     return csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
-def _wide(row: ReportRow, features: Sequence[FeatureSpec]) -> list[str | int]:
-    return [
+def _wide(row: ReportRow, features: Sequence[FeatureSpec], limits: bool) -> list[str | int]:
+    cells: list[str | int] = [
         safe_cell(row.user_id),
         safe_cell(row.name),
         safe_cell(row.email),
@@ -146,6 +146,13 @@ def _wide(row: ReportRow, features: Sequence[FeatureSpec]) -> list[str | int]:
         *(row.by_feature.get(feature.value, 0) for feature in features),
         row.total,
     ]
+    if limits:
+        cells += [_blank(row.limit), _blank(row.limit_remaining)]
+    return cells
+
+
+def _blank(number: int | None) -> str | int:
+    return "" if number is None else number
 
 
 def _long(row: LongRow, labels: dict[str, str]) -> list[str | int]:
@@ -167,6 +174,7 @@ def write_report_csv(
     features: Sequence[FeatureSpec] = DEFAULT_FEATURES,
     layout: Literal["wide", "long"] | None = None,
     excel: bool = False,
+    limit_columns: bool = False,
 ) -> int:
     """Write report rows as CSV: wide (``ReportRow``) or long (``LongRow``).
 
@@ -178,6 +186,9 @@ def write_report_csv(
         layout: ``"wide"`` or ``"long"``; by default taken from the first row
             (wide when there is none).
         excel: start with a UTF-8 byte order mark.
+        limit_columns: the wide layout ends with ``limit`` and
+            ``limit_remaining`` (the member's user limit on all types and what
+            is left of it in the current cycle; empty without one).
 
     Returns:
         The number of data rows written.
@@ -190,14 +201,21 @@ def write_report_csv(
         raise ValidationError(f"layout must be 'wide' or 'long', got {layout!r}")
     expected: type[ReportRow] | type[LongRow] = ReportRow if layout == "wide" else LongRow
     writer = _writer(out, excel)
-    writer.writerow(wide_header(features) if layout == "wide" else LONG_HEADER)
+    header = wide_header(features) if layout == "wide" else LONG_HEADER
+    if layout == "wide" and limit_columns:
+        header += ("limit", "limit_remaining")
+    writer.writerow(header)
     labels = {feature.value: feature.label for feature in features}
     count = 0
     row: object = first
     while row is not None:
         if not isinstance(row, expected):
             raise ValidationError(f"a {layout} CSV takes {expected.__name__} rows, got {row!r}")
-        writer.writerow(_wide(row, features) if isinstance(row, ReportRow) else _long(row, labels))
+        writer.writerow(
+            _wide(row, features, limit_columns)
+            if isinstance(row, ReportRow)
+            else _long(row, labels)
+        )
         count += 1
         row = next(iterator, None)
     return count

@@ -17,11 +17,12 @@ from typing import Literal, TextIO
 from credit_usage.domain.access import DEFAULT_ELIGIBLE_PLANS
 from credit_usage.domain.access import eligible_plans as eligible_plans_of
 from credit_usage.domain.cycles import Cycle, DateRange
-from credit_usage.domain.model import Feature, Group, LedgerEntry, Member, Team
+from credit_usage.domain.model import CreditLimit, Feature, Group, LedgerEntry, Member, Team
 from credit_usage.domain.results import MemberUsage, Report, Snapshot
+from credit_usage.domain.unusual import Finding
 from credit_usage.errors import ValidationError
 from credit_usage.ports import Mailer, Storage
-from credit_usage.service import directory, ledger, reads
+from credit_usage.service import directory, ledger, limits, reads, unusual
 from credit_usage.service.context import Clock, Context, utc_now
 
 __all__ = ["CreditUsage"]
@@ -294,3 +295,77 @@ class CreditUsage:
             How many entries were written.
         """
         return reads.export_ledger_csv(self._context, viewer_id, team_id, period, out)
+
+    # -- credit limits ------------------------------------------------------------
+    def set_credit_limit(self, viewer_id: str, team_id: str, limit: CreditLimit) -> CreditLimit:
+        """Cap what a user or group may spend per billing cycle (Admin only).
+
+        Creates the limit, or replaces the one of the same scope, subject and
+        credit type (``None``: all types together). A group limit is shared
+        by the group's members. A limit may be set below what was already
+        used in the cycle: further spending is refused.
+
+        Raises:
+            PermissionDeniedError: the viewer is not an active Admin of the team.
+            PlanNotEligibleError: the team's plan is not eligible.
+            NotFoundError: no such user or group in the team.
+            ValidationError: the credit type is not declared by the team.
+        """
+        return limits.set_credit_limit(self._context, viewer_id, team_id, limit)
+
+    def remove_credit_limit(self, viewer_id: str, team_id: str, limit: CreditLimit) -> CreditLimit:
+        """Remove the limit of ``limit``'s scope, subject and credit type; return it (Admin only).
+
+        Raises:
+            NotFoundError: there is no such limit.
+            PermissionDeniedError, PlanNotEligibleError: as for :meth:`set_credit_limit`.
+        """
+        return limits.remove_credit_limit(self._context, viewer_id, team_id, limit)
+
+    def list_credit_limits(self, viewer_id: str, team_id: str) -> list[CreditLimit]:
+        """The team's limits, groups before users, all types before one type (Admin only)."""
+        return limits.list_credit_limits(self._context, viewer_id, team_id)
+
+    # -- unusual usage --------------------------------------------------------------
+    def unusual_usage(
+        self,
+        viewer_id: str,
+        team_id: str,
+        *,
+        period: DateRange | Cycle | None = None,
+        z_threshold: float = 3.5,
+        history_ratio: float = 2.0,
+        near_limit: float = 0.75,
+    ) -> list[Finding]:
+        """What an Admin or Manager should look at: members spending unusually, limits nearly gone.
+
+        For ``period`` (default: the current cycle), findings of four kinds,
+        most urgent first, each with the numbers behind it and a one-line
+        ``message``:
+
+        * ``over_limit`` / ``near_limit``: a user or group has used all of a
+          limit, or at least ``near_limit`` of it, in the current cycle;
+        * ``peer_outlier``: a member's usage is far above the team's median,
+          by a robust z-score on the median absolute deviation of at least
+          ``z_threshold``;
+        * ``above_own_history``: a member's pace in the cycle, prorated to the
+          share elapsed, is at least ``history_ratio`` times their mean over
+          the previous three cycles.
+
+        A member with too little history, or a team with too little variation
+        for statistics, gets no statistical finding rather than a false one
+        (docs/unusual-usage.md explains the statistics).
+
+        Raises:
+            PermissionDeniedError, PlanNotEligibleError: as for :meth:`snapshot`.
+            ValidationError: a threshold out of range, or a bad period.
+        """
+        return unusual.unusual_usage(
+            self._context,
+            viewer_id,
+            team_id,
+            period=period,
+            z_threshold=z_threshold,
+            history_ratio=history_ratio,
+            near_limit=near_limit,
+        )

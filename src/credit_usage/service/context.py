@@ -8,7 +8,8 @@ transaction (:meth:`~credit_usage.ports.Ledger.read` or
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -24,7 +25,7 @@ from credit_usage.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from credit_usage.ports import Mailer, Query, Storage, TeamReads
+from credit_usage.ports import Decision, Mailer, Query, Storage, TeamReads, WritePlan
 
 __all__ = ["Clock", "Context", "check_same", "require_instance"]
 
@@ -80,23 +81,28 @@ class Context:
         A team that does not exist is refused as a team the viewer is not in
         (``PermissionDeniedError``), so no caller learns which team ids exist.
         """
-        started = False
+        started: list[bool] = []
 
         def run(tx: TeamReads) -> T:
-            nonlocal started
-            started = True
+            started.append(True)
             return query(tx)
 
-        try:
+        with _unknown_team_denied(viewer_id, team_id, started):
             return self.storage.read(team_id, run)
-        except NotFoundError:
-            if started:
-                raise
-            raise PermissionDeniedError(
-                f"user {viewer_id!r} is not a member of team {team_id!r}",
-                team_id=team_id,
-                viewer_id=viewer_id,
-            ) from None
+
+    def write_as(self, viewer_id: str, team_id: str, plan: WritePlan[T]) -> T:
+        """Run the viewer-scoped write ``plan`` in one write transaction of ``team_id``.
+
+        An unknown team is refused as in :meth:`read_as`.
+        """
+        started: list[bool] = []
+
+        def run(tx: TeamReads) -> Decision[T]:
+            started.append(True)
+            return plan(tx)
+
+        with _unknown_team_denied(viewer_id, team_id, started):
+            return self.storage.append(team_id, run)
 
     def check_not_in_future(self, entry: LedgerEntry, now: datetime) -> None:
         """Refuse usage dated further ahead of ``now`` than the future tolerance.
@@ -121,6 +127,21 @@ class Context:
         if isinstance(period, DateRange):
             return period
         raise ValidationError(f"period must be a DateRange or a Cycle, got {period!r}")
+
+
+@contextmanager
+def _unknown_team_denied(viewer_id: str, team_id: str, started: list[bool]) -> Iterator[None]:
+    """Turn the storage's "no such team" (raised before the call's function ran) into a denial."""
+    try:
+        yield
+    except NotFoundError:
+        if started:
+            raise
+        raise PermissionDeniedError(
+            f"user {viewer_id!r} is not a member of team {team_id!r}",
+            team_id=team_id,
+            viewer_id=viewer_id,
+        ) from None
 
 
 def require_instance(cls: type[object], value: object) -> None:

@@ -22,6 +22,7 @@ from credit_usage.domain.ledger import (
     check_team_pool,
     check_volume,
 )
+from credit_usage.domain.limits import check_limits
 from credit_usage.domain.model import EntryKind, Feature, LedgerEntry, Member, Team
 from credit_usage.domain.validation import require_credits, require_id
 from credit_usage.errors import (
@@ -243,12 +244,16 @@ def _active_member(tx: TeamReads, user_id: str) -> Member:
 def _check(team: Team, batch: Batch, tx: TeamReads, *, pool: bool) -> None:
     """The checks every write runs on its batch inside the transaction.
 
-    The volume bound always holds; the team pool (and, later, the user and
-    group limits) only where the call enforces limits.
+    The volume bound always holds; the user and group limits and the team
+    pool only where the call enforces limits. All of them read the balances
+    of this transaction, with the team locked: no racing writer can take the
+    same last credits.
     """
     check_volume(team, batch, tx.volume())
     if pool:
-        check_team_pool(team, batch, tx.balances(list(batch.balances)))
+        balances = tx.balances(list(batch.balances))
+        check_limits(team, batch, balances, tx.limits())
+        check_team_pool(team, batch, balances)
 
 
 def _check_references(team: Team, tx: TeamReads, fresh: Sequence[LedgerEntry]) -> None:

@@ -8,15 +8,18 @@ when it covers the whole cycle.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal, TextIO
 
 from credit_usage.domain.access import Action
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.cycles import Cycle, DateRange
+from credit_usage.domain.forecast import pace
 from credit_usage.domain.ledger import Balance, team_key
-from credit_usage.domain.model import Team
+from credit_usage.domain.limits import limit_states, user_limit_keys
+from credit_usage.domain.model import CreditLimit, Team
 from credit_usage.domain.results import (
+    LimitState,
     MemberUsage,
     Report,
     Snapshot,
@@ -68,9 +71,18 @@ def snapshot(
                     cycle_last_day=cycle.last_day,
                 )
             cells = tx.usage_on_days(date_range.first, date_range.last)
-        key = team_key(cycle.first_day)
-        balance = tx.balances([key]).get(key, Balance())
+        limits = tx.limits()
+        pool = team_key(cycle.first_day)
+        balances = tx.balances([pool, *user_limit_keys(limits, cycle.first_day)])
+        balance = balances.get(pool, Balance())
         total = team.credits_per_cycle + balance.granted
+        states = limit_states(limits, cycle.first_day, balances)
+        forecasts = {
+            user_id: pace(state.used, state.limit, cycle, now, team.tz)
+            for user_id, state in states.items()
+            if state.limit is not None
+        }
+        projected = pace(balance.used, total, cycle, now, team.tz)
         return Snapshot(
             team_id=team_id,
             cycle=cycle,
@@ -78,7 +90,9 @@ def snapshot(
             total_credits=total,
             used=balance.used,
             remaining=total - balance.used,
-            members=snapshot_members(team, tx.members(), cells),
+            members=snapshot_members(team, tx.members(), cells, states, forecasts),
+            projected_used=projected.projected_used,
+            runs_out_on=projected.runs_out_on,
         )
 
     return ctx.read_as(viewer_id, team_id, query)
@@ -102,8 +116,8 @@ def member_usage(
                 resource="user",
                 resource_id=user_id,
             )
-        cells = _usage(tx, team, ctx.period(team, period, now))
-        return build_member_usage(team, member, cells)
+        cells = usage_cells(tx, team, ctx.period(team, period, now))
+        return build_member_usage(team, member, cells, _states(tx, team, now).get(user_id))
 
     return ctx.read_as(viewer_id, team_id, query)
 
@@ -116,7 +130,7 @@ def usage_report(ctx: Context, viewer_id: str, team_id: str, period: Period) -> 
 
     def query(tx: TeamReads) -> Report:
         team = ctx.authorize(tx, viewer_id, Action.EXPORT)
-        return _report(tx, team, ctx.period(team, period, now))
+        return _report(tx, team, ctx.period(team, period, now), now)
 
     return ctx.read_as(viewer_id, team_id, query)
 
@@ -137,7 +151,14 @@ def export_csv(
     report = usage_report(ctx, viewer_id, team_id, period)
     # Written after the transaction: a slow stream keeps no transaction open.
     rows = report.rows if layout == "wide" else report.long_rows()
-    return write_report_csv(rows, out, features=report.features, layout=layout, excel=excel)
+    return write_report_csv(
+        rows,
+        out,
+        features=report.features,
+        layout=layout,
+        excel=excel,
+        limit_columns=bool(report.limits),
+    )
 
 
 def export_ledger_csv(
@@ -167,7 +188,7 @@ def _require_period(period: object) -> None:
         raise ValidationError(f"period must be a DateRange or a Cycle, got {period!r}")
 
 
-def _usage(tx: TeamReads, team: Team, days: DateRange) -> list[UsageCell]:
+def usage_cells(tx: TeamReads, team: Team, days: DateRange) -> list[UsageCell]:
     """Net usage cells of ``days``: from cycle counters when the days are whole cycles.
 
     Only the first and the last cycle are worked out, so a period of a
@@ -180,6 +201,20 @@ def _usage(tx: TeamReads, team: Team, days: DateRange) -> list[UsageCell]:
     return tx.usage_on_days(days.first, days.last)
 
 
-def _report(tx: TeamReads, team: Team, days: DateRange) -> Report:
+def _report(tx: TeamReads, team: Team, days: DateRange, now: datetime) -> Report:
     groups = {g.group_id: g for g in tx.groups()}
-    return build_report(team, days, tx.members(), groups, _usage(tx, team, days))
+    cells = usage_cells(tx, team, days)
+    limits = tx.limits()
+    states = _states(tx, team, now, limits)
+    return build_report(team, days, tx.members(), groups, cells, limits=limits, states=states)
+
+
+def _states(
+    tx: TeamReads, team: Team, now: datetime, limits: list[CreditLimit] | None = None
+) -> dict[str, LimitState]:
+    """The user limits in the cycle of ``now`` and what was used against them."""
+    limits = tx.limits() if limits is None else limits
+    if not limits:
+        return {}
+    cycle = team.cycle_at(now).first_day
+    return limit_states(limits, cycle, tx.balances(user_limit_keys(limits, cycle)))

@@ -22,6 +22,7 @@ from credit_usage.domain.cycles import BillingSchedule
 from credit_usage.domain.ledger import ALL_TYPES, TEAM_SCOPE, Balance, BalanceKey, Batch
 from credit_usage.domain.model import (
     DEFAULT_FEATURES,
+    CreditLimit,
     EntryKind,
     Feature,
     FeatureSpec,
@@ -283,6 +284,9 @@ class OneCallReads:
 
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
         return self._read(lambda tx: tx.balances(keys))
+
+    def limits(self) -> list[CreditLimit]:
+        return self._read(lambda tx: tx.limits())
 
     def volume(self) -> int:
         return self._read(lambda tx: tx.volume())

@@ -34,9 +34,10 @@ from credit_usage.adapters.sql.schema import (
 )
 from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
-from credit_usage.domain.model import Group, LedgerEntry, Member, Team
+from credit_usage.domain.limits import limit_key
+from credit_usage.domain.model import CreditLimit, Group, LedgerEntry, Member, Team
 from credit_usage.errors import IdempotencyConflictError, NotFoundError, StorageError
-from credit_usage.ports import Query, WritePlan
+from credit_usage.ports import Decision, Query, WritePlan
 
 __all__ = ["LedgerRecorder", "SqlReads"]
 
@@ -82,6 +83,17 @@ class _Statements:
         self.select_groups = sa.select(groups.c.group_id, groups.c.name).where(
             groups.c.team_id == team_param
         )
+        limits = tables.limits
+        self.select_limits = sa.select(
+            limits.c.scope, limits.c.subject_id, limits.c.credit_type, limits.c.credits
+        ).where(limits.c.team_id == team_param)
+        self.delete_limit = limits.delete().where(
+            limits.c.team_id == team_param,
+            limits.c.scope == sa.bindparam("scope"),
+            limits.c.subject_id == sa.bindparam("subject_id"),
+            limits.c.credit_type == sa.bindparam("credit_type"),
+        )
+        self.insert_limit = limits.insert()
 
         entry_cols = [ledger.c[name] for name in ENTRY_COLUMNS]
         self.find_entries = sa.select(*entry_cols).where(
@@ -249,6 +261,10 @@ class SqlReads:
         # Sorted here, not by ORDER BY: database collations disagree with Python's order.
         return sorted((rows.member(self.team_id, row) for row in found), key=lambda m: m.user_id)
 
+    def limits(self) -> list[CreditLimit]:
+        found = self._conn.execute(self._sql.select_limits, {"team_id": self.team_id}).all()
+        return sorted((rows.credit_limit(row) for row in found), key=limit_key)
+
     def groups(self) -> list[Group]:
         found = self._conn.execute(self._sql.select_groups, {"team_id": self.team_id}).all()
         listed = [Group(team_id=self.team_id, group_id=g, name=n) for g, n in found]
@@ -379,6 +395,7 @@ class LedgerRecorder:
                 }
                 conn.execute(self.sql.set_position, params)
             self.add_figures(conn, team_id, batch)
+            self._change_limits(conn, team_id, decision)
             return decision.result
 
         try:
@@ -388,6 +405,13 @@ class LedgerRecorder:
         except _EntryConflict as conflict:
             # Described only now: PostgreSQL refuses reads in a failed transaction.
             raise self._conflict(team_id, conflict.entries) from conflict.__cause__
+
+    def _change_limits(self, conn: Connection, team_id: str, decision: Decision[T]) -> None:
+        """Store the decision's limits (each replacing its key's) and delete the removed ones."""
+        for limit in (*decision.set_limits, *decision.removed_limits):
+            conn.execute(self.sql.delete_limit, rows.limit_key_values(team_id, limit))
+        for limit in decision.set_limits:
+            conn.execute(self.sql.insert_limit, rows.limit_values(team_id, limit))
 
     def add_figures(self, conn: Connection, team_id: str, batch: Batch) -> None:
         """Add the batch's roll-up, counter and balance deltas, one upsert per table."""

@@ -64,10 +64,15 @@ __all__ = [
 
 #: Every revision this release knows, oldest first (``tests/test_migrations.py``
 #: checks it against the script directory).
-REVISIONS: Final = ("0001_initial", "0002_team_scoped_keys", "0003_configurable_product")
+REVISIONS: Final = (
+    "0001_initial",
+    "0002_team_scoped_keys",
+    "0003_configurable_product",
+    "0004_credit_limits",
+)
 #: The newest revision: the schema that ``schema.make_metadata`` describes.
 HEAD: Final = REVISIONS[-1]
-_INITIAL, _TEAM_SCOPED_KEYS, _CONFIGURABLE_PRODUCT = REVISIONS
+_INITIAL, _TEAM_SCOPED_KEYS, _CONFIGURABLE_PRODUCT, _CREDIT_LIMITS = REVISIONS
 #: Tables release 0.1.0 made that migration 0002 drops (children first).
 _RELEASE_0_1_0_ONLY: Final = (
     "{prefix}report_deliveries",
@@ -209,7 +214,8 @@ def _unversioned_revision(conn: Connection, prefix: str) -> str | None:
         return None
     columns = {column["name"] for column in inspector.get_columns(f"{prefix}teams")}
     if "features" in columns:
-        return _CONFIGURABLE_PRODUCT
+        limits = inspector.has_table(f"{prefix}credit_limits")
+        return _CREDIT_LIMITS if limits else _CONFIGURABLE_PRODUCT
     if "ledger_volume" in columns:
         return _TEAM_SCOPED_KEYS
     return _INITIAL

@@ -18,6 +18,7 @@ from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.cycles import BillingSchedule
 from credit_usage.domain.model import (
     DEFAULT_FEATURES,
+    CreditLimit,
     EntryKind,
     FeatureSpec,
     LedgerEntry,
@@ -30,7 +31,10 @@ __all__ = [
     "EntryDecoder",
     "cells",
     "chunks",
+    "credit_limit",
     "entry_row",
+    "limit_key_values",
+    "limit_values",
     "member",
     "member_values",
     "micros",
@@ -118,6 +122,29 @@ def member_values(value: Member) -> dict[str, object]:
         "group_id": value.group_id,
         "active": value.active,
     }
+
+
+def limit_key_values(team_id: str, limit: CreditLimit) -> dict[str, object]:
+    """The key columns of a limit's row ('' for all credit types)."""
+    return {
+        "team_id": team_id,
+        "scope": limit.scope.value,
+        "subject_id": limit.subject_id,
+        "credit_type": limit.credit_type or "",
+    }
+
+
+def limit_values(team_id: str, limit: CreditLimit) -> dict[str, object]:
+    """The columns of a limit's row."""
+    return {**limit_key_values(team_id, limit), "credits": limit.credits}
+
+
+def credit_limit(row: Sequence[Any]) -> CreditLimit:
+    """A limit from (scope, subject_id, credit_type, credits)."""
+    scope, subject_id, credit_type, credits = row
+    return CreditLimit(
+        scope=scope, subject_id=subject_id, credits=int(credits), credit_type=credit_type or None
+    )
 
 
 def entry_row(team_id: str, seq: int, entry: LedgerEntry) -> tuple[object, ...]:

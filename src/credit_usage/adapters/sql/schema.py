@@ -264,6 +264,19 @@ def make_metadata(prefix: str = DEFAULT_PREFIX, *, dialect: str | None = None) -
         ),
         **_CLUSTERED,
     )
+    sa.Table(
+        f"{p}credit_limits",
+        md,
+        sa.Column("team_id", ident(), nullable=False),
+        sa.Column("scope", sa.String(16), nullable=False),  # user or group
+        sa.Column("subject_id", ident(), nullable=False),
+        sa.Column("credit_type", slug(), nullable=False),  # '' for all types together
+        sa.Column("credits", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "team_id", "scope", "subject_id", "credit_type", name=f"{p}credit_limits_pk"
+        ),
+        team_fk(["team_id"], [teams.c.team_id], name=f"{p}credit_limits_team_fk"),
+    )
     return md
 
 
@@ -284,6 +297,7 @@ class Tables:
         self.daily = t[f"{prefix}daily_usage"]
         self.cycles = t[f"{prefix}cycle_usage"]
         self.balances = t[f"{prefix}balances"]
+        self.limits = t[f"{prefix}credit_limits"]
         #: Whether the roll-up and counter rows carry a ``cell_key`` (MariaDB).
         self.keyed_cells = "cell_key" in self.daily.c
 

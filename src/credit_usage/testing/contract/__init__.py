@@ -20,6 +20,7 @@ from credit_usage.testing.contract.concurrency import ConcurrencyContract
 from credit_usage.testing.contract.directory import GroupsAndMembersContract, TeamsContract
 from credit_usage.testing.contract.isolation import IsolationContract
 from credit_usage.testing.contract.ledger import AppendContract, LedgerTransactionContract
+from credit_usage.testing.contract.limits import LimitsContract
 from credit_usage.testing.contract.maintenance import MaintenanceContract
 from credit_usage.testing.contract.reads import LedgerReadsContract, TimeZoneContract
 
@@ -30,6 +31,7 @@ __all__ = [
     "IsolationContract",
     "LedgerReadsContract",
     "LedgerTransactionContract",
+    "LimitsContract",
     "MaintenanceContract",
     "StorageContract",
     "TeamsContract",
@@ -45,6 +47,7 @@ class StorageContract(
     IsolationContract,
     TimeZoneContract,
     LedgerReadsContract,
+    LimitsContract,
     LedgerTransactionContract,
     AppendContract,
     GroupsAndMembersContract,
