@@ -4,7 +4,8 @@ The same rows as the library's ledger go into
 ``events(team_id, entry_id, user_id, group_id, feature, credit_type, amount, occurred_at)``
 with an index on ``(team_id, occurred_at)``; instants are integer microseconds
 since the epoch. Every operation the benchmark times has its raw counterpart
-here, written the obvious way a developer would without the library.
+here, written the obvious way a developer would without the library; for
+the concurrent measure, ``writer()`` gives each thread a connection of its own.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ LEDGER = (
     + " ORDER BY occurred_at"
 )
 COUNT = "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM {t} " + IN_RANGE
+#: How long a writer waits for another's lock: the library's SQLite busy timeout.
+BUSY_TIMEOUT_S = 30.0
 
 
 def _write_ledger(rows: Any, out: TextIO) -> int:
@@ -88,6 +91,7 @@ class RawSqlite:
     name = "sqlite3"
 
     def __init__(self, path: str, *, journal_mode: str, synchronous: str) -> None:
+        self._path, self._journal_mode, self._synchronous = path, journal_mode, synchronous
         # isolation_level=None: the driver opens no transaction on its own, so
         # each call below runs exactly the BEGIN ... COMMIT it spells out.
         self._db = sqlite3.connect(path, isolation_level=None)
@@ -123,6 +127,35 @@ class RawSqlite:
         row = self._db.execute(COUNT.format(t="events"), (team_id, start, end)).fetchone()
         return int(row[0]), int(row[1])
 
+    def writer(self) -> SqliteWriter:
+        """A connection of its own for one writing thread (open it in that thread)."""
+        return SqliteWriter(
+            self._path, journal_mode=self._journal_mode, synchronous=self._synchronous
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SqliteWriter:
+    """One thread's own ``sqlite3`` connection, writing one-row transactions.
+
+    ``BEGIN IMMEDIATE`` takes the write lock first, as the library's writes
+    do: a deferred ``BEGIN`` whose ``INSERT`` finds the snapshot stale fails
+    at once with ``SQLITE_BUSY`` instead of waiting. Other writers are waited
+    for up to the library's busy timeout (30 s).
+    """
+
+    def __init__(self, path: str, *, journal_mode: str, synchronous: str) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        self._db.execute(f"PRAGMA journal_mode = {journal_mode}")
+        self._db.execute(f"PRAGMA synchronous = {synchronous}")
+
+    def insert_one(self, row: Row) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute(INSERT.format(t="events"), row)
+        self._db.execute("COMMIT")
+
     def close(self) -> None:
         self._db.close()
 
@@ -133,11 +166,17 @@ class RawPostgres:
     name = "psycopg"
     table = "baseline.events"
 
-    def __init__(self, conninfo: str, *, analyze: bool = True) -> None:
+    def __init__(
+        self, conninfo: str, *, analyze: bool = True, synchronous_commit: str | None = None
+    ) -> None:
         import psycopg
 
         self._analyze = analyze
-        self._db = psycopg.connect(conninfo)
+        # The library's commit durability, on this connection and the writers'.
+        self._conninfo = conninfo
+        if synchronous_commit is not None:
+            self._conninfo += f" options='-c synchronous_commit={synchronous_commit}'"
+        self._db = psycopg.connect(self._conninfo)
         with self._db.transaction():
             self._db.execute("CREATE SCHEMA baseline")
             self._db.execute(CREATE.format(t=self.table))
@@ -182,6 +221,15 @@ class RawPostgres:
         assert row is not None
         return int(row[0]), int(row[1])
 
+    def writer(self) -> PostgresWriter:
+        """A connection of its own for one writing thread."""
+        return PostgresWriter(self._conninfo, self._sql(INSERT))
+
+    def synchronous_commit(self) -> str:
+        row = self._db.execute("SHOW synchronous_commit").fetchone()
+        self._db.commit()
+        return str(row[0]) if row else "?"
+
     def analyze(self) -> None:
         """``VACUUM ANALYZE`` the whole database (both sides), unless switched off."""
         if not self._analyze:
@@ -189,6 +237,23 @@ class RawPostgres:
         self._db.autocommit = True
         self._db.execute("VACUUM ANALYZE")
         self._db.autocommit = False
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PostgresWriter:
+    """One thread's own psycopg connection, writing one-row transactions."""
+
+    def __init__(self, conninfo: str, insert: str) -> None:
+        import psycopg
+
+        self._db = psycopg.connect(conninfo)
+        self._insert = insert
+
+    def insert_one(self, row: Row) -> None:
+        self._db.execute(self._insert, row)
+        self._db.commit()
 
     def close(self) -> None:
         self._db.close()

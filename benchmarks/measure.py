@@ -8,6 +8,7 @@ import os
 import platform
 import re
 import sqlite3
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -35,6 +36,58 @@ def best_of_pair(
         best_ours = min(best_ours, best_of(1, ours))
         best_base = min(best_base, best_of(1, baseline))
     return best_ours, best_base
+
+
+def wall_time_threads(
+    threads: int, prepare: Callable[[int], tuple[Callable[[], None], Callable[[], None]]]
+) -> float:
+    """Wall-clock seconds for ``threads`` threads to do their work at once.
+
+    Thread ``i`` first calls ``prepare(i)``, which returns its ``work`` and its
+    ``cleanup`` (open a connection, close it): neither is timed. The clock
+    starts when every thread has prepared (a barrier releases them together)
+    and stops when the last one has finished its work. The first error of
+    any thread is raised here, after all of them have stopped.
+    """
+    start = threading.Barrier(threads + 1)
+    done = threading.Barrier(threads + 1)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        cleanup: Callable[[], None] | None = None
+        try:
+            work, cleanup = prepare(i)
+            start.wait()
+            work()
+            done.wait()
+        except threading.BrokenBarrierError:
+            pass  # another thread failed: its error is the one to report
+        except BaseException as e:
+            errors.append(e)
+            start.abort()
+            done.abort()
+        finally:
+            if cleanup is not None:
+                cleanup()
+
+    workers = [threading.Thread(target=run, args=(i,), name=f"bench-{i}") for i in range(threads)]
+    gc.collect()
+    for worker in workers:
+        worker.start()
+    elapsed = float("nan")
+    try:
+        start.wait()
+        t0 = time.perf_counter()
+        done.wait()
+        elapsed = time.perf_counter() - t0
+    except threading.BrokenBarrierError:
+        pass
+    finally:
+        for worker in workers:
+            worker.join()
+    if errors:
+        raise errors[0]
+    return elapsed
 
 
 class Discard(io.TextIOBase):
@@ -159,8 +212,8 @@ def _fmt(value: float, unit: str) -> str:
         if value >= 1e-3:
             return f"{value * 1e3:.3g} ms"
         return f"{value * 1e6:.3g} µs"
-    if unit == "rows/s":
-        return f"{value:,.0f} rows/s"
+    if unit.endswith("/s"):
+        return f"{value:,.0f} {unit}"
     if unit == "MB":
         return f"{value:.1f} MB"
     return f"{value:.3g} {unit}"

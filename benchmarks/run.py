@@ -2,8 +2,9 @@
 
 Usage::
 
-    python benchmarks/run.py [--size small|medium|full] [--backends sqlite,postgres]
-                             [--repeat N] [--json PATH] [--profile DIR]
+    python benchmarks/run.py [--size tiny|small|medium|full] [--backends sqlite,postgres]
+                             [--repeat N] [--postgres CONNINFO] [--postgres-db NAME]
+                             [--no-analyze] [--json PATH] [--profile DIR]
 
 For each backend the library (``SqlStorage``) and the raw baseline (one
 indexed ``events`` table driven through ``sqlite3`` or ``psycopg``) are loaded
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
+import re
 import signal
 import sys
 import tempfile
@@ -39,6 +42,7 @@ from measure import (
     rss_peak_mb,
     table,
     traced_peak_mb,
+    wall_time_threads,
 )
 from sqlalchemy.engine import URL
 from workload import (
@@ -70,7 +74,13 @@ BACKENDS = {
     "postgres": "PostgreSQL",
     "memory": "InMemoryStorage (vs sqlite3)",
 }
-RECORD_USAGE_CALLS = 300
+#: One-event ``record_usage`` calls per timed round (fewer at ``tiny``, which only checks).
+RECORD_USAGE_CALLS = {"tiny": 40}
+RECORD_USAGE_CALLS_DEFAULT = 300
+#: Writers of the concurrent measure, and one-credit spends each writes per timed round.
+THREADS = 8
+THREAD_SPENDS = {"tiny": 10}
+THREAD_SPENDS_DEFAULT = 50
 #: Seven local days ending on the clock's day.
 WEEK = DateRange(first=date(2026, 11, 22), last=date(2026, 11, 28))
 #: Flatness is judged "the same within noise" up to this ratio.
@@ -290,12 +300,56 @@ def bench_backend(
         f"{label}: over the same growth the raw GROUP BY went from {base_early * 1e3:.3g} "
         f"to {snapshot_raw * 1e3:.3g} ms"
     )
-    # 4. record_usage last: it adds events to the measured cycle.
-    set_limits(app)
-    ours, base = time_record_usage(app, raw, workload, repeat)
-    profile("record_usage", lambda: record_usage_calls(app, workload, "profile", 50))
+    # 4. record_usage last: it adds events to the measured cycle. First with no
+    # user or group limit in the team (the figure of the earlier runs), then
+    # with a user and a group limit on every spender (DESIGN.md section 9).
+    calls = RECORD_USAGE_CALLS.get(workload.size, RECORD_USAGE_CALLS_DEFAULT)
+    ours, base = time_record_usage(app, raw, workload, repeat, calls, "nolim")
+    profile(
+        "record_usage-no-limits",
+        lambda: record_usage_calls(app, workload, "profile-nolim", min(calls, 50)),
+    )
     results.append(
-        Result("record_usage (per call)", ours, base, "s", "≤ 10x", ours / base <= 10, ours / base)
+        Result(
+            "record_usage (per call, no limits)",
+            ours,
+            base,
+            "s",
+            "≤ 10x",
+            ours / base <= 10,
+            ours / base,
+        )
+    )
+    set_limits(app, workload)
+    ours, base = time_record_usage(app, raw, workload, repeat, calls, "lim")
+    profile(
+        "record_usage",
+        lambda: record_usage_calls(app, workload, "profile-lim", min(calls, 50)),
+    )
+    results.append(
+        Result(
+            "record_usage (per call, user + group limits)",
+            ours,
+            base,
+            "s",
+            "≤ 5x",
+            ours / base <= 5,
+            ours / base,
+        )
+    )
+    # 4b. Spends per second with THREADS writers at once, limits as above.
+    spends = THREAD_SPENDS.get(workload.size, THREAD_SPENDS_DEFAULT)
+    ours, base = time_concurrent_spends(app, raw, workload, repeat, spends, start, end)
+    results.append(
+        Result(
+            f"record_usage, {THREADS} threads × {spends} (limits)",
+            ours,
+            base,
+            "spends/s",
+            "none (informational)",
+            None,
+            ours / base,
+        )
     )
 
 
@@ -308,63 +362,133 @@ def setup(app: CreditUsage, workload: Workload) -> None:
             app.add_member(member)
 
 
-def set_limits(app: CreditUsage) -> None:
-    """Per-user and per-group limits for the users ``record_usage`` writes, where supported.
+def set_limits(app: CreditUsage, workload: Workload) -> None:
+    """A user limit on every spender and a group limit on every group of the measured team.
 
-    Limits are far above what the benchmark spends: the point is that every
-    check runs, not that one refuses.
+    Set by the Admin (``VIEWER``). Limits are far above what the benchmark
+    spends: the point is that every check runs, not that one refuses.
     """
-    set_limit = getattr(app, "set_credit_limit", None)
-    if set_limit is None:
-        return
-    for u in range(5, 105):
-        set_limit(
-            VIEWER,
-            MEASURED,
-            CreditLimit(scope=LimitScope.USER, subject_id=f"u{u:04d}", credits=10**12),
-        )
-    for g in range(20):
-        set_limit(
-            VIEWER,
-            MEASURED,
-            CreditLimit(scope=LimitScope.GROUP, subject_id=f"g{g:02d}", credits=10**12),
-        )
+    limits = [
+        CreditLimit(scope=LimitScope.USER, subject_id=m.user_id, credits=10**12)
+        for m in workload.spenders
+    ] + [
+        CreditLimit(scope=LimitScope.GROUP, subject_id=g.group_id, credits=10**12)
+        for g in workload.measured.groups
+    ]
+    for limit in limits:
+        app.set_credit_limit(VIEWER, MEASURED, limit)
+    stored = app.list_credit_limits(VIEWER, MEASURED)
+    if len(stored) != len(limits):
+        raise SystemExit(f"set {len(limits)} credit limits, the team has {len(stored)}")
 
 
-def record_usage_calls(app: CreditUsage, workload: Workload, tag: str, calls: int) -> None:
-    members = workload.measured.members
+def record_usage_calls(
+    app: CreditUsage, workload: Workload, tag: str, calls: int, *, first: int = 0, amount: int = 0
+) -> None:
+    """``calls`` one-event writes by the spenders in turn (amount 1–7, or ``amount``)."""
+    spenders = workload.spenders
     at = NOW - timedelta(minutes=1)
-    for i in range(calls):
-        member = members[5 + i % 100]
+    for i in range(first, first + calls):
         app.record_usage(
             MEASURED,
-            member.user_id,
+            spenders[i % len(spenders)].user_id,
             feature=FEATURES[i % 4],
             credit_type=CREDIT_TYPES[i % 4],
-            amount=1 + i % 7,
+            amount=amount or 1 + i % 7,
             occurred_at=at,
             entry_id=f"ru-{tag}-{i:04d}",
         )
 
 
-def time_record_usage(
-    app: CreditUsage, raw: Any, workload: Workload, repeat: int
-) -> tuple[float, float]:
-    """Best per-call time of ``RECORD_USAGE_CALLS`` one-event writes, ours and raw, in turns."""
-    members = workload.measured.members
+def raw_insert_calls(
+    insert_one: Callable[[Any], None],
+    workload: Workload,
+    tag: str,
+    calls: int,
+    *,
+    first: int = 0,
+    amount: int = 0,
+) -> None:
+    """The same writes as :func:`record_usage_calls`, as one-row insert transactions."""
+    spenders = workload.spenders
     at = micros(NOW - timedelta(minutes=1))
+    for i in range(first, first + calls):
+        m = spenders[i % len(spenders)]
+        row = (MEASURED, f"ru-{tag}-{i:04d}", m.user_id, m.group_id)
+        insert_one((*row, FEATURES[i % 4].value, CREDIT_TYPES[i % 4], amount or 1 + i % 7, at))
+
+
+def time_record_usage(
+    app: CreditUsage, raw: Any, workload: Workload, repeat: int, calls: int, tag: str
+) -> tuple[float, float]:
+    """Best per-call time of ``calls`` one-event writes, ours and raw, in turns."""
     ours = base = float("inf")
     for r in range(repeat):
+        gc.collect()
         t0 = time.perf_counter()
-        record_usage_calls(app, workload, f"ours{r}", RECORD_USAGE_CALLS)
+        record_usage_calls(app, workload, f"{tag}{r}", calls)
         t1 = time.perf_counter()
-        for i in range(RECORD_USAGE_CALLS):
-            m = members[5 + i % 100]
-            row = (MEASURED, f"ru-raw{r}-{i:04d}", m.user_id, m.group_id)
-            raw.insert_one((*row, FEATURES[i % 4].value, CREDIT_TYPES[i % 4], 1 + i % 7, at))
+        raw_insert_calls(raw.insert_one, workload, f"raw-{tag}{r}", calls)
         t2 = time.perf_counter()
-        ours = min(ours, (t1 - t0) / RECORD_USAGE_CALLS)
-        base = min(base, (t2 - t1) / RECORD_USAGE_CALLS)
+        ours = min(ours, (t1 - t0) / calls)
+        base = min(base, (t2 - t1) / calls)
+    return ours, base
+
+
+def time_concurrent_spends(
+    app: CreditUsage, raw: Any, workload: Workload, repeat: int, spends: int, start: int, end: int
+) -> tuple[float, float]:
+    """Best spends per second of ``THREADS`` threads at once, ours and raw, in turns.
+
+    Ours: every thread calls ``record_usage`` ``spends`` times (one credit,
+    an entry id of its own, the spenders in turn from a different one per
+    thread) on the one ``CreditUsage``, whose storage serves all threads.
+    Raw: every thread inserts the same rows in one-row transactions on a
+    connection of its own (``raw.writer()``, opened before the clock starts).
+    Afterwards both sides must hold exactly the credits written.
+    """
+    used_before = app.snapshot(VIEWER, MEASURED).used
+    raw_before = raw.count(MEASURED, start, end)[1]
+
+    def ours_thread(r: int) -> Callable[[int], tuple[Callable[[], None], Callable[[], None]]]:
+        def prepare(t: int) -> tuple[Callable[[], None], Callable[[], None]]:
+            def work() -> None:
+                record_usage_calls(app, workload, f"mt{r}-{t}", spends, first=t * spends, amount=1)
+
+            return work, lambda: None
+
+        return prepare
+
+    def raw_thread(r: int) -> Callable[[int], tuple[Callable[[], None], Callable[[], None]]]:
+        def prepare(t: int) -> tuple[Callable[[], None], Callable[[], None]]:
+            writer = raw.writer()
+
+            def work() -> None:
+                raw_insert_calls(
+                    writer.insert_one,
+                    workload,
+                    f"raw-mt{r}-{t}",
+                    spends,
+                    first=t * spends,
+                    amount=1,
+                )
+
+            return work, writer.close
+
+        return prepare
+
+    ours = base = 0.0
+    for r in range(repeat):
+        ours = max(ours, THREADS * spends / wall_time_threads(THREADS, ours_thread(r)))
+        base = max(base, THREADS * spends / wall_time_threads(THREADS, raw_thread(r)))
+    written = repeat * THREADS * spends
+    used = app.snapshot(VIEWER, MEASURED).used - used_before
+    raw_used = raw.count(MEASURED, start, end)[1] - raw_before
+    if (used, raw_used) != (written, written):
+        raise SystemExit(
+            f"{THREADS} threads wrote {written} credits: the library holds {used} more, "
+            f"the baseline {raw_used} more"
+        )
     return ours, base
 
 
@@ -419,18 +543,18 @@ def run_memory(workload: Workload, repeat: int, profile: Profiler, results: list
 
 
 @contextmanager
-def postgres_database(server: str) -> Iterator[str]:
+def postgres_database(server: str, database: str) -> Iterator[str]:
     """Create the benchmark database, yield its conninfo, drop it afterwards."""
     import psycopg
 
     with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {BENCH_DB}")
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{database}"')
     try:
-        yield f"{server} dbname={BENCH_DB}"
+        yield f"{server} dbname={database}"
     finally:
         with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def postgres_version(server: str) -> str | None:
@@ -458,10 +582,11 @@ def run_postgres(
     results: list[Result],
     *,
     server: str,
+    database: str,
     analyze: bool,
 ) -> None:
     SqlStorage = sql_storage()
-    with postgres_database(server) as conninfo:
+    with postgres_database(server, database) as conninfo:
         params = dict(item.split("=", 1) for item in server.split())
         url = URL.create(
             "postgresql+psycopg",
@@ -469,11 +594,17 @@ def run_postgres(
             password=params.get("password"),
             host=params.get("host"),
             port=int(params["port"]) if "port" in params else None,
-            database=BENCH_DB,
+            database=database,
         )
         storage = SqlStorage.from_url(url)
         storage.create_schema()
-        raw = RawPostgres(conninfo, analyze=analyze)
+        with storage.engine.connect() as conn:
+            synchronous_commit = str(conn.exec_driver_sql("SHOW synchronous_commit").scalar())
+        raw = RawPostgres(conninfo, analyze=analyze, synchronous_commit=synchronous_commit)
+        log(
+            f"postgres: library synchronous_commit={synchronous_commit}; the baseline "
+            f"mirrors it ({raw.synchronous_commit()})"
+        )
         try:
             bench_backend("postgres", storage, raw, workload, repeat, profile, results)
         finally:
@@ -526,7 +657,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         choices=list(SIZES),
         default="small",
         help="events in the measured team's cycle (and in the 9 other teams together): "
-        "small 50,000, medium 200,000, full 1,000,000 (the reference workload)",
+        "small 50,000, medium 200,000, full 1,000,000 (the reference workload); tiny "
+        "2,000 with fewer members and groups, only to check that the benchmark runs",
     )
     parser.add_argument(
         "--backends",
@@ -539,7 +671,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--postgres",
         default="host=127.0.0.1 port=5432 user=postgres",
         help="libpq conninfo of the server (without dbname); the benchmark creates and "
-        f"drops the database {BENCH_DB}",
+        "drops the database --postgres-db",
+    )
+    parser.add_argument(
+        "--postgres-db",
+        default=BENCH_DB,
+        help=f"the database the run creates (dropped first if it exists) and drops; "
+        f"default {BENCH_DB}",
     )
     parser.add_argument(
         "--no-analyze",
@@ -558,6 +696,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", args.postgres_db):
+        parser.error("--postgres-db must be a lower-case identifier (letters, digits, _)")
     return args
 
 
@@ -572,8 +712,8 @@ def main(argv: list[str] | None = None) -> int:
         f"credit_usage benchmark, {started}",
         *machine(pg_version),
         f"size {args.size}: {workload.measured.events:,} events in the measured team's cycle "
-        f"(1,000 members, 20 groups), {sum(t.events for t in workload.teams[1:]):,} in 9 other "
-        f"teams; best of {args.repeat}",
+        f"({len(workload.measured.members):,} members, {len(workload.measured.groups)} groups), "
+        f"{sum(t.events for t in workload.teams[1:]):,} in 9 other teams; best of {args.repeat}",
     ]
     print("\n".join(header), flush=True)
     tables: dict[str, list[Result]] = {}
@@ -596,6 +736,7 @@ def main(argv: list[str] | None = None) -> int:
                     profile,
                     results,
                     server=args.postgres,
+                    database=args.postgres_db,
                     analyze=not args.no_analyze,
                 )
         except Exception as e:

@@ -1,11 +1,13 @@
 """The reference workload of DESIGN.md section 9, generated deterministically.
 
 Ten teams share one database. The measured team has 1,000 members in 20
-groups and ``measured_events`` usage events in its current billing cycle
-(4 features x 4 credit types); the nine other teams have ``other_events``
-between them. Every event is produced twice from the same random draw: as a
-:class:`~credit_usage.LedgerEntry` for the library and as a plain tuple for
-the raw baseline table, so both sides load identical rows.
+groups and the size's number of usage events in its current billing cycle
+(4 features x 4 credit types); the nine other teams (100 members in 5 groups
+each) have as many events between them. The ``tiny`` size, for the test
+suite, has fewer members and groups (:data:`SHAPES`). Every event is
+produced twice from the same random draw: as a :class:`~credit_usage.LedgerEntry`
+for the library and as a plain tuple for the raw baseline table, so both
+sides load identical rows.
 """
 
 from __future__ import annotations
@@ -42,7 +44,26 @@ MEASURED = "team-00"
 VIEWER = "u0000"
 
 #: Events of the measured team's cycle (and of the other nine teams together) per size.
-SIZES = {"small": 50_000, "medium": 200_000, "full": 1_000_000}
+SIZES = {"tiny": 2_000, "small": 50_000, "medium": 200_000, "full": 1_000_000}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Members and groups of the measured team, and of each of the nine other teams."""
+
+    members: int = 1_000
+    groups: int = 20
+    other_members: int = 100
+    other_groups: int = 5
+
+
+#: The reference shape (DESIGN.md section 9) at every size but ``tiny``, which
+#: only checks that the benchmark runs (the test suite's size): fewer members
+#: to add one by one, so a run takes seconds.
+SHAPES = {"tiny": Shape(members=120, groups=6, other_members=20, other_groups=2)}
+#: Members ``u0000``..``u0004`` are the Admin and the Managers; the spenders of
+#: ``record_usage`` are the plain members after them (at most this many).
+SPENDERS = 100
 
 
 def micros(instant: datetime) -> int:
@@ -91,16 +112,40 @@ class Workload:
 
     def __post_init__(self) -> None:
         events = SIZES[self.size]
+        shape = self.shape
         others = [events // 9 + (1 if i < events % 9 else 0) for i in range(9)]
-        self.teams = [_team(MEASURED, "Measured team", members=1_000, groups=20, events=events)]
+        self.teams = [
+            _team(
+                MEASURED,
+                "Measured team",
+                members=shape.members,
+                groups=shape.groups,
+                events=events,
+            )
+        ]
         self.teams += [
-            _team(f"team-{i:02d}", f"Team {i}", members=100, groups=5, events=others[i - 1])
+            _team(
+                f"team-{i:02d}",
+                f"Team {i}",
+                members=shape.other_members,
+                groups=shape.other_groups,
+                events=others[i - 1],
+            )
             for i in range(1, 10)
         ]
 
     @property
+    def shape(self) -> Shape:
+        return SHAPES.get(self.size, Shape())
+
+    @property
     def measured(self) -> TeamSetup:
         return self.teams[0]
+
+    @property
+    def spenders(self) -> list[Member]:
+        """The measured team's members that ``record_usage`` writes for (plain members)."""
+        return self.measured.members[5 : 5 + SPENDERS]
 
     @property
     def checkpoint(self) -> int:

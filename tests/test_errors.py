@@ -57,7 +57,7 @@ TABLE = {
         ("team_id", "cycle", "total", "used", "remaining", "requested"),
     ),
     errors.IdempotencyConflictError: ("idempotency_conflict", 409, ("team_id", "entry_id")),
-    errors.DeliveryError: ("delivery_failed", 502, ()),
+    errors.DeliveryError: ("delivery_failed", 502, ("host", "reply_code", "reply")),
     errors.StorageError: ("storage_error", 503, ("operation",)),
 }
 

@@ -11,9 +11,10 @@ on in-memory storage (or its own adapter) does not pay for it.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from credit_usage.adapters.memory import InMemoryStorage
+from credit_usage.adapters.memory import InMemoryMailer, InMemoryStorage
 from credit_usage.domain.access import Action, allowed_actions
 from credit_usage.domain.aggregate import UsageCell, aggregate, sum_cells
 from credit_usage.domain.cycles import BillingSchedule, Cycle, DateRange, Period
@@ -40,7 +41,6 @@ from credit_usage.domain.results import (
     ReportRow,
     Snapshot,
 )
-from credit_usage.domain.unusual import Finding, FindingKind, find_unusual
 from credit_usage.errors import (
     AlreadyExistsError,
     CreditLimitExceededError,
@@ -61,18 +61,38 @@ from credit_usage.serialization import from_dict, to_dict
 from credit_usage.service import CreditUsage
 
 if TYPE_CHECKING:
+    from credit_usage.adapters.smtp import SmtpMailer
     from credit_usage.adapters.sql import SqlStorage
+    from credit_usage.domain.alerts import LimitAlert
+    from credit_usage.domain.schedules import DeliveryResult, DeliveryStatus, ReportSchedule
+    from credit_usage.domain.unusual import Finding, FindingKind, find_unusual
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    # SqlStorage on first use: importing SQLAlchemy costs tens of milliseconds.
-    if name == "SqlStorage":
-        from credit_usage.adapters.sql import SqlStorage
+#: Names imported on first use: SqlStorage loads SQLAlchemy (tens of
+#: milliseconds), SmtpMailer smtplib and ssl; the others are modules a host
+#: that only records usage never needs.
+_LAZY = {
+    "SqlStorage": "credit_usage.adapters.sql",
+    "SmtpMailer": "credit_usage.adapters.smtp",
+    "LimitAlert": "credit_usage.domain.alerts",
+    "DeliveryResult": "credit_usage.domain.schedules",
+    "DeliveryStatus": "credit_usage.domain.schedules",
+    "ReportSchedule": "credit_usage.domain.schedules",
+    "Finding": "credit_usage.domain.unusual",
+    "FindingKind": "credit_usage.domain.unusual",
+    "find_unusual": "credit_usage.domain.unusual",
+}
 
-        return SqlStorage
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
@@ -87,6 +107,8 @@ __all__ = [
     "Cycle",
     "DateRange",
     "DeliveryError",
+    "DeliveryResult",
+    "DeliveryStatus",
     "EntryKind",
     "Feature",
     "FeatureSpec",
@@ -96,9 +118,11 @@ __all__ = [
     "Group",
     "GroupUsage",
     "IdempotencyConflictError",
+    "InMemoryMailer",
     "InMemoryStorage",
     "InsufficientCreditsError",
     "LedgerEntry",
+    "LimitAlert",
     "LimitScope",
     "LongRow",
     "Mailer",
@@ -112,7 +136,9 @@ __all__ = [
     "RangeOutsideCycleError",
     "Report",
     "ReportRow",
+    "ReportSchedule",
     "Role",
+    "SmtpMailer",
     "Snapshot",
     "SqlStorage",
     "Storage",

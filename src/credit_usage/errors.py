@@ -284,10 +284,18 @@ class IdempotencyConflictError(CreditUsageError):
 
 
 class DeliveryError(CreditUsageError):
-    """A report email could not be delivered."""
+    """An email could not be delivered.
+
+    ``host`` is the mail server, ``reply_code`` and ``reply`` its answer
+    (``None`` when it never answered: refused, timed out, dropped).
+    """
 
     code = "delivery_failed"
     http_status = 502
+    fields: ClassVar[tuple[str, ...]] = ("host", "reply_code", "reply")
+    host: str | None
+    reply_code: int | None
+    reply: str | None
 
 
 class StorageError(CreditUsageError):

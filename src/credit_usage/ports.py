@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from attrs import frozen
 
 from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.alerts import LimitAlert
+from credit_usage.domain.delivery import Delivery, ScheduledReport
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch
 from credit_usage.domain.model import CreditLimit, Group, LedgerEntry, Member, Team
 
@@ -50,6 +52,7 @@ __all__ = [
     "Ledger",
     "LedgerTransaction",
     "Mailer",
+    "Outbox",
     "Query",
     "Storage",
     "TeamReads",
@@ -124,6 +127,18 @@ class TeamReads(Protocol):
         """The stored balances for ``keys`` (a key never written reads as ``Balance()``)."""
         ...
 
+    def schedules(self) -> list[ScheduledReport]:
+        """The team's report schedules, cancelled ones included, ordered by ``schedule_id``."""
+        ...
+
+    def deliveries(self, delivery_ids: Collection[str]) -> dict[str, Delivery]:
+        """The stored deliveries among ``delivery_ids``, keyed by id (missing ids are absent)."""
+        ...
+
+    def alerts(self) -> list[LimitAlert]:
+        """The team's limit alerts in :func:`~credit_usage.domain.alerts.alert_order`."""
+        ...
+
     def volume(self) -> int:
         """The credits the team's ledger has moved so far: the sum of every entry's amount.
 
@@ -143,13 +158,19 @@ class Decision(Generic[T_co]):
 
     ``batch`` is appended to the ledger; ``set_limits`` are stored, each
     replacing the limit of the same scope, subject and credit type; the
-    limits in ``removed_limits`` (matched on those three) are deleted.
+    limits in ``removed_limits`` (matched on those three) are deleted;
+    ``set_schedules`` and ``set_deliveries`` are stored, each replacing the
+    one of the same id; ``new_alerts`` are added (an alert id already stored
+    is left as it is).
     """
 
     batch: Batch
     result: T_co
     set_limits: tuple[CreditLimit, ...] = ()
     removed_limits: tuple[CreditLimit, ...] = ()
+    set_schedules: tuple[ScheduledReport, ...] = ()
+    set_deliveries: tuple[Delivery, ...] = ()
+    new_alerts: tuple[LimitAlert, ...] = ()
 
 
 #: A read: computes the call's answer from one consistent :class:`TeamReads`.
@@ -218,7 +239,21 @@ class Ledger(Protocol):
         ...
 
 
-class Storage(Directory, Ledger, Protocol):
+class Outbox(Protocol):
+    """What the report and alert worker needs across teams."""
+
+    def due_teams(self, now: datetime) -> list[str]:
+        """The teams with work for the worker, in any order.
+
+        A team is listed when one of its active schedules has its next
+        report due at or before ``now``, or when one of its limit alerts is
+        not yet finally delivered (sent or skipped). The only read of the
+        library that spans teams.
+        """
+        ...
+
+
+class Storage(Directory, Ledger, Outbox, Protocol):
     """Where teams, members and the ledger live: the union of the storage ports."""
 
 

@@ -15,14 +15,17 @@ from typing import TypeVar
 
 import attrs
 
+from credit_usage.adapters.mail import InMemoryMailer
 from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.alerts import LimitAlert, alert_order
+from credit_usage.domain.delivery import Delivery, ScheduledReport, alert_delivery_id
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
 from credit_usage.domain.limits import LimitKey, limit_key
 from credit_usage.domain.model import CreditLimit, EntryKind, Group, LedgerEntry, Member, Team
 from credit_usage.errors import AlreadyExistsError, IdempotencyConflictError, NotFoundError
 from credit_usage.ports import Decision, Query, WritePlan
 
-__all__ = ["InMemoryStorage"]
+__all__ = ["InMemoryMailer", "InMemoryStorage"]
 
 T = TypeVar("T")
 
@@ -40,14 +43,37 @@ class _TeamData:
     balances: defaultdict[BalanceKey, Balance] = attrs.Factory(lambda: defaultdict(Balance))
     volume: int = 0
     limits: dict[LimitKey, CreditLimit] = attrs.Factory(dict)
+    schedules: dict[str, ScheduledReport] = attrs.Factory(dict)
+    deliveries: dict[str, Delivery] = attrs.Factory(dict)
+    # Insertion order is creation order.
+    alerts: dict[str, LimitAlert] = attrs.Factory(dict)
 
     def decide(self, decision: Decision[object]) -> None:
-        """Write what a plan decided: the batch, then the limits."""
+        """Write what a plan decided: the batch, then the rest."""
         self.apply(decision.batch)
         for limit in decision.set_limits:
             self.limits[limit_key(limit)] = limit
         for limit in decision.removed_limits:
             self.limits.pop(limit_key(limit), None)
+        for scheduled in decision.set_schedules:
+            self.schedules[scheduled.schedule.schedule_id] = scheduled
+        for delivery in decision.set_deliveries:
+            self.deliveries[delivery.delivery_id] = delivery
+        for alert in decision.new_alerts:
+            self.alerts.setdefault(alert.alert_id, alert)
+
+    def has_work(self, now: datetime) -> bool:
+        """Whether a schedule is due or an alert undelivered (for ``due_teams``)."""
+        if any(
+            s.schedule.active and s.next_due is not None and s.next_due <= now
+            for s in self.schedules.values()
+        ):
+            return True
+        for alert_id in self.alerts:
+            delivery = self.deliveries.get(alert_delivery_id(alert_id))
+            if delivery is None or not delivery.state.final:
+                return True
+        return False
 
     def apply(self, batch: Batch) -> None:
         seen: set[str] = set()
@@ -105,6 +131,16 @@ class _Reads:
 
     def limits(self) -> list[CreditLimit]:
         return [self._data.limits[key] for key in sorted(self._data.limits)]
+
+    def schedules(self) -> list[ScheduledReport]:
+        return [self._data.schedules[key] for key in sorted(self._data.schedules)]
+
+    def deliveries(self, delivery_ids: Collection[str]) -> dict[str, Delivery]:
+        stored = self._data.deliveries
+        return {i: stored[i] for i in delivery_ids if i in stored}
+
+    def alerts(self) -> list[LimitAlert]:
+        return sorted(self._data.alerts.values(), key=alert_order)
 
     def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
         entries = self._data.entries
@@ -210,6 +246,10 @@ class InMemoryStorage:
             decision = plan(_Reads(data))
             data.decide(decision)
             return decision.result
+
+    def due_teams(self, now: datetime) -> list[str]:
+        with self._lock:
+            return [team_id for team_id, data in self._teams.items() if data.has_work(now)]
 
     # -- maintenance ------------------------------------------------------------
     def verify(self, team_id: str) -> list[str]:

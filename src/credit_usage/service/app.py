@@ -12,18 +12,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from credit_usage.domain.access import DEFAULT_ELIGIBLE_PLANS
 from credit_usage.domain.access import eligible_plans as eligible_plans_of
 from credit_usage.domain.cycles import Cycle, DateRange
-from credit_usage.domain.model import CreditLimit, Feature, Group, LedgerEntry, Member, Team
+from credit_usage.domain.delivery import DEFAULT_LEASE
+from credit_usage.domain.model import (
+    CreditLimit,
+    Feature,
+    Frequency,
+    Group,
+    LedgerEntry,
+    Member,
+    Team,
+)
 from credit_usage.domain.results import MemberUsage, Report, Snapshot
-from credit_usage.domain.unusual import Finding
 from credit_usage.errors import ValidationError
 from credit_usage.ports import Mailer, Storage
-from credit_usage.service import directory, ledger, limits, reads, unusual
+from credit_usage.service import directory, ledger, limits, reads
 from credit_usage.service.context import Clock, Context, utc_now
+
+if TYPE_CHECKING:
+    from credit_usage.domain.alerts import LimitAlert
+    from credit_usage.domain.schedules import DeliveryResult, ReportSchedule
+    from credit_usage.domain.unusual import Finding
+
+# The use cases of reports, alerts and unusual usage (and the domain modules
+# they need) are imported by the methods that run them, on first use, which
+# keeps ``import credit_usage`` fast for a host that only records usage.
 
 __all__ = ["CreditUsage"]
 
@@ -72,10 +89,22 @@ class CreditUsage:
             raise ValidationError(
                 f"future_tolerance must be a timedelta of zero or more, got {future_tolerance!r}"
             )
+        from credit_usage.domain.schedules import MAX_RECIPIENTS, require_sender
+
+        if (
+            isinstance(max_recipients, bool)
+            or not isinstance(max_recipients, int)
+            or not 1 <= max_recipients <= MAX_RECIPIENTS
+        ):
+            raise ValidationError(
+                f"max_recipients must be an integer from 1 to {MAX_RECIPIENTS}, "
+                f"got {max_recipients!r}",
+                field="max_recipients",
+            )
+        self.sender = require_sender(sender)
         self.storage = storage
         self.mailer = mailer
         self.clock: Clock = clock or utc_now
-        self.sender = sender
         self.max_recipients = max_recipients
         self.future_tolerance = future_tolerance
         self.eligible_plans = eligible_plans_of(eligible_plans)
@@ -85,6 +114,8 @@ class CreditUsage:
             clock=self.clock,
             future_tolerance=future_tolerance,
             eligible_plans=self.eligible_plans,
+            sender=self.sender,
+            max_recipients=max_recipients,
         )
 
     # -- setup (host-level: no viewer) --------------------------------------------
@@ -360,6 +391,8 @@ class CreditUsage:
             PermissionDeniedError, PlanNotEligibleError: as for :meth:`snapshot`.
             ValidationError: a threshold out of range, or a bad period.
         """
+        from credit_usage.service import unusual
+
         return unusual.unusual_usage(
             self._context,
             viewer_id,
@@ -369,3 +402,96 @@ class CreditUsage:
             history_ratio=history_ratio,
             near_limit=near_limit,
         )
+
+    # -- automated reports and alerts ---------------------------------------------
+    def schedule_report(
+        self,
+        viewer_id: str,
+        team_id: str,
+        *,
+        frequency: Frequency | str,
+        recipients: Iterable[str],
+    ) -> ReportSchedule:
+        """Email the team's usage report every week or every billing cycle (Admin or Manager).
+
+        Weekly reports cover Monday 00:00 to Monday 00:00 in the team's time
+        zone; monthly ones a billing cycle. Each is due at its period's end,
+        the first covering the period in which the schedule is created.
+
+        Args:
+            frequency: ``"weekly"`` or ``"monthly"``.
+            recipients: 1 to ``max_recipients`` email addresses; repeats
+                (compared case-insensitively) are dropped.
+
+        Raises:
+            ValidationError: an unknown frequency, no or too many recipients,
+                a malformed address or one with a line break or control character.
+            PermissionDeniedError, PlanNotEligibleError: as for :meth:`snapshot`.
+        """
+        from credit_usage.service import reports
+
+        return reports.schedule_report(
+            self._context, viewer_id, team_id, frequency=frequency, recipients=recipients
+        )
+
+    def cancel_report(self, viewer_id: str, team_id: str, schedule_id: str) -> ReportSchedule:
+        """Stop a schedule (Admin or Manager); its reports already sent stay sent.
+
+        Raises:
+            NotFoundError: the team has no such active schedule.
+        """
+        from credit_usage.service import reports
+
+        return reports.cancel_report(self._context, viewer_id, team_id, schedule_id)
+
+    def list_reports(self, viewer_id: str, team_id: str) -> list[ReportSchedule]:
+        """The team's active schedules, by id (Admin or Manager)."""
+        from credit_usage.service import reports
+
+        return reports.list_reports(self._context, viewer_id, team_id)
+
+    def run_due_reports(self, *, lease: timedelta = DEFAULT_LEASE) -> list[DeliveryResult]:
+        """Send every report that is due and not yet delivered, then the limit alerts.
+
+        For every active schedule of every team, every due period not yet
+        sent -- all the periods missed after an outage, oldest first -- is
+        sent once: claimed in storage before sending and marked after. A
+        claim not marked within ``lease`` (a crashed worker) is taken as
+        abandoned and sent again with the same ``Message-ID``. A failed send
+        is recorded and retried by the next run, and never stops the other
+        schedules. A period is ``skipped`` -- recorded with the reason, for
+        good -- while the team's plan is not eligible or the schedule's
+        creator is no longer an active Admin or Manager. Two workers may run
+        this at once: each report is sent by one of them.
+
+        Returns:
+            One result per (schedule, period) sent, failed or skipped in
+            this run; periods delivered before are not listed.
+
+        Raises:
+            ValidationError: the service has no mailer.
+        """
+        from credit_usage.service import alerts, reports
+
+        results = reports.run_due_reports(self._context, lease=lease)
+        alerts.deliver_alerts(self._context, lease=lease)
+        return results
+
+    def deliver_alerts(self, *, lease: timedelta = DEFAULT_LEASE) -> int:
+        """Email every limit alert not yet delivered to its team's active Admins; how many.
+
+        An alert is recorded when a write takes a member, a group or the
+        team's pool past 75 % or 100 % of its limit in a cycle, once per
+        threshold; delivery follows the claim-and-mark rules of
+        :meth:`run_due_reports`, which also runs this. Without a mailer it
+        sends nothing.
+        """
+        from credit_usage.service import alerts
+
+        return alerts.deliver_alerts(self._context, lease=lease)
+
+    def list_alerts(self, viewer_id: str, team_id: str) -> list[LimitAlert]:
+        """The team's limit alerts, oldest first (Admin or Manager), to show or forward."""
+        from credit_usage.service import alerts
+
+        return alerts.list_alerts(self._context, viewer_id, team_id)

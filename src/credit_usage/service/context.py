@@ -49,6 +49,8 @@ class Context:
     clock: Clock
     future_tolerance: timedelta
     eligible_plans: frozenset[str]
+    sender: str
+    max_recipients: int
 
     def now(self) -> datetime:
         """The clock's current instant, checked to be aware, in UTC."""

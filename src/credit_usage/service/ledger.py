@@ -16,6 +16,7 @@ from datetime import datetime
 
 import attrs
 
+from credit_usage.domain.alerts import LimitAlert, crossings
 from credit_usage.domain.ledger import (
     Batch,
     check_reversal,
@@ -77,8 +78,8 @@ def record_usage(
         ctx.check_not_in_future(candidate, now)
         entry = attrs.evolve(candidate, group_id=member.group_id)
         batch = Batch.of(team, [entry])
-        _check(team, batch, tx, pool=True)
-        return Decision(batch, entry)
+        alerts = _check(team, batch, tx, pool=True, now=now)
+        return Decision(batch, entry, new_alerts=alerts)
 
     return ctx.storage.append(require_id("team_id", team_id), plan)
 
@@ -87,6 +88,7 @@ def grant_credits(
     ctx: Context, team_id: str, *, amount: int, occurred_at: datetime, entry_id: str
 ) -> LedgerEntry:
     """Add credits to the team's pool; see :meth:`credit_usage.CreditUsage.grant_credits`."""
+    now = ctx.now()
     candidate = LedgerEntry(
         team_id=team_id,
         entry_id=entry_id,
@@ -97,7 +99,7 @@ def grant_credits(
         credit_type=None,
         amount=amount,
         occurred_at=occurred_at,
-        recorded_at=ctx.now(),
+        recorded_at=now,
     )
 
     def plan(tx: TeamReads) -> Decision[LedgerEntry]:
@@ -106,7 +108,7 @@ def grant_credits(
             check_same(stored, candidate)
             return Decision(Batch.empty(), stored)
         batch = Batch.of(tx.team, [candidate])
-        _check(tx.team, batch, tx, pool=False)
+        _check(tx.team, batch, tx, pool=False, now=now)
         return Decision(batch, candidate)
 
     return ctx.storage.append(team_id, plan)
@@ -170,7 +172,7 @@ def reverse_usage(
         )
         check_reversal(reversal, original, so_far)
         batch = Batch.of(tx.team, [reversal])
-        _check(tx.team, batch, tx, pool=False)
+        _check(tx.team, batch, tx, pool=False, now=now)
         return Decision(batch, reversal)
 
     return ctx.storage.append(team_id, plan)
@@ -215,8 +217,8 @@ def record_many(ctx: Context, entries: Iterable[LedgerEntry], *, enforce_limits:
             ctx.check_not_in_future(latest, now)
         _check_reversals(fresh, tx)
         batch = Batch.of(team, fresh)
-        _check(team, batch, tx, pool=enforce_limits)
-        return Decision(batch, len(fresh))
+        alerts = _check(team, batch, tx, pool=enforce_limits, now=now)
+        return Decision(batch, len(fresh), new_alerts=alerts)
 
     return ctx.storage.append(team_id, plan)
 
@@ -241,19 +243,24 @@ def _active_member(tx: TeamReads, user_id: str) -> Member:
     return member
 
 
-def _check(team: Team, batch: Batch, tx: TeamReads, *, pool: bool) -> None:
-    """The checks every write runs on its batch inside the transaction.
+def _check(
+    team: Team, batch: Batch, tx: TeamReads, *, pool: bool, now: datetime
+) -> tuple[LimitAlert, ...]:
+    """The checks every write runs on its batch inside the transaction; the alerts it raises.
 
     The volume bound always holds; the user and group limits and the team
     pool only where the call enforces limits. All of them read the balances
     of this transaction, with the team locked: no racing writer can take the
-    same last credits.
+    same last credits, and exactly one write crosses each alert threshold.
     """
     check_volume(team, batch, tx.volume())
-    if pool:
-        balances = tx.balances(list(batch.balances))
-        check_limits(team, batch, balances, tx.limits())
-        check_team_pool(team, batch, balances)
+    if not pool:
+        return ()
+    balances = tx.balances(list(batch.balances))
+    limits = tx.limits()
+    check_limits(team, batch, balances, limits)
+    check_team_pool(team, batch, balances)
+    return tuple(crossings(team, batch, balances, limits, now))
 
 
 def _check_references(team: Team, tx: TeamReads, fresh: Sequence[LedgerEntry]) -> None:

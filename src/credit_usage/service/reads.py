@@ -130,7 +130,7 @@ def usage_report(ctx: Context, viewer_id: str, team_id: str, period: Period) -> 
 
     def query(tx: TeamReads) -> Report:
         team = ctx.authorize(tx, viewer_id, Action.EXPORT)
-        return _report(tx, team, ctx.period(team, period, now), now)
+        return build_period_report(tx, team, ctx.period(team, period, now), now)
 
     return ctx.read_as(viewer_id, team_id, query)
 
@@ -201,7 +201,8 @@ def usage_cells(tx: TeamReads, team: Team, days: DateRange) -> list[UsageCell]:
     return tx.usage_on_days(days.first, days.last)
 
 
-def _report(tx: TeamReads, team: Team, days: DateRange, now: datetime) -> Report:
+def build_period_report(tx: TeamReads, team: Team, days: DateRange, now: datetime) -> Report:
+    """The usage report of ``days``, with the limits as they stand in the cycle of ``now``."""
     groups = {g.group_id: g for g in tx.groups()}
     cells = usage_cells(tx, team, days)
     limits = tx.limits()

@@ -28,8 +28,13 @@ else:
     # Before the kit is imported, so that pytest rewrites its asserts and a failing
     # contract test shows the values it compared rather than a bare AssertionError.
     # A package's name registers its submodules.
-    pytest.register_assert_rewrite("credit_usage.testing.builders", "credit_usage.testing.contract")
+    pytest.register_assert_rewrite(
+        "credit_usage.testing.builders",
+        "credit_usage.testing.contract",
+        "credit_usage.testing.mail",
+    )
 
     from credit_usage.testing.contract import StorageContract
+    from credit_usage.testing.mail import Delivered, MailerContract, Received
 
-__all__ = ["StorageContract"]
+__all__ = ["Delivered", "MailerContract", "Received", "StorageContract"]

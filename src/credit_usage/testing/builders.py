@@ -18,7 +18,9 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.alerts import LimitAlert
 from credit_usage.domain.cycles import BillingSchedule
+from credit_usage.domain.delivery import Delivery, ScheduledReport
 from credit_usage.domain.ledger import ALL_TYPES, TEAM_SCOPE, Balance, BalanceKey, Batch
 from credit_usage.domain.model import (
     DEFAULT_FEATURES,
@@ -287,6 +289,15 @@ class OneCallReads:
 
     def limits(self) -> list[CreditLimit]:
         return self._read(lambda tx: tx.limits())
+
+    def schedules(self) -> list[ScheduledReport]:
+        return self._read(lambda tx: tx.schedules())
+
+    def deliveries(self, delivery_ids: Collection[str]) -> dict[str, Delivery]:
+        return self._read(lambda tx: tx.deliveries(delivery_ids))
+
+    def alerts(self) -> list[LimitAlert]:
+        return self._read(lambda tx: tx.alerts())
 
     def volume(self) -> int:
         return self._read(lambda tx: tx.volume())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final, TypeVar
 
@@ -25,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from credit_usage.adapters.sql import rows
 from credit_usage.adapters.sql.bulk import BulkWriter
 from credit_usage.adapters.sql.datastore import Datastore, driver_error
+from credit_usage.adapters.sql.outbox import OutboxRecorder
+from credit_usage.adapters.sql.reads import SqlReads
 from credit_usage.adapters.sql.schema import (
     ENTRY_COLUMNS,
     FIGURE_DIMENSIONS,
@@ -32,20 +34,15 @@ from credit_usage.adapters.sql.schema import (
     Tables,
     cell_key,
 )
-from credit_usage.domain.aggregate import UsageCell
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
-from credit_usage.domain.limits import limit_key
-from credit_usage.domain.model import CreditLimit, Group, LedgerEntry, Member, Team
+from credit_usage.domain.model import LedgerEntry, Team
 from credit_usage.errors import IdempotencyConflictError, NotFoundError, StorageError
 from credit_usage.ports import Decision, Query, WritePlan
 
-__all__ = ["LedgerRecorder", "SqlReads"]
+__all__ = ["LedgerRecorder"]
 
 T = TypeVar("T")
 
-#: Ledger rows fetched per query when streaming an export: a page of raw rows
-#: is what an export holds in memory (about 1 kB a row).
-STREAM_PAGE: Final = 2_000
 #: Ledger entries derived at a time when the figures are rebuilt or verified.
 REBUILD_PAGE: Final = 50_000
 _BEFORE_TIME: Final = rows.micros(datetime.min.replace(tzinfo=UTC))
@@ -234,123 +231,19 @@ class _EntryConflict(Exception):
         self.entries = entries
 
 
-class SqlReads:
-    """A team's data as one transaction sees it: SQL's :class:`~credit_usage.ports.TeamReads`."""
-
-    def __init__(self, recorder: LedgerRecorder, conn: Connection, row: sa.Row[Any]) -> None:
-        self._recorder = recorder
-        self._sql = recorder.sql
-        self._conn = conn
-        self.team_id: str = row.team_id
-        self._team = rows.team(row)
-        #: The team's ledger position when the transaction began.
-        self.ledger_seq = int(row.ledger_seq)
-        self._volume = int(row.ledger_volume)
-
-    @property
-    def team(self) -> Team:
-        return self._team
-
-    def member(self, user_id: str) -> Member | None:
-        params = {"team_id": self.team_id, "user_id": user_id}
-        row = self._conn.execute(self._sql.select_member, params).first()
-        return None if row is None else rows.member(self.team_id, row)
-
-    def members(self) -> list[Member]:
-        found = self._conn.execute(self._sql.select_members, {"team_id": self.team_id}).all()
-        # Sorted here, not by ORDER BY: database collations disagree with Python's order.
-        return sorted((rows.member(self.team_id, row) for row in found), key=lambda m: m.user_id)
-
-    def limits(self) -> list[CreditLimit]:
-        found = self._conn.execute(self._sql.select_limits, {"team_id": self.team_id}).all()
-        return sorted((rows.credit_limit(row) for row in found), key=limit_key)
-
-    def groups(self) -> list[Group]:
-        found = self._conn.execute(self._sql.select_groups, {"team_id": self.team_id}).all()
-        listed = [Group(team_id=self.team_id, group_id=g, name=n) for g, n in found]
-        return sorted(listed, key=lambda g: g.group_id)
-
-    def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
-        ids = list(dict.fromkeys(entry_ids))
-        found: dict[str, LedgerEntry] = {}
-        decode = rows.EntryDecoder(self.team_id)
-        self._recorder.store.dialect.before_long_lists(self._conn, len(ids))
-        for chunk in rows.chunks(ids, self._recorder.store.dialect.in_chunk):
-            params = {"team_id": self.team_id, "entry_ids": list(chunk)}
-            for row in self._conn.execute(self._sql.find_entries, params):
-                found[row[0]] = decode(row)
-        return found
-
-    def reversed_totals(self, entry_ids: Collection[str]) -> dict[str, int]:
-        ids = list(dict.fromkeys(entry_ids))
-        totals = dict.fromkeys(ids, 0)
-        dialect = self._recorder.store.dialect
-        dialect.before_long_lists(self._conn, len(ids))
-        for chunk in rows.chunks(ids, dialect.in_chunk):
-            params = {"team_id": self.team_id, "entry_ids": list(chunk)}
-            for reverses, total in self._conn.execute(self._sql.reversed_totals, params):
-                totals[reverses] = int(total)
-        return totals
-
-    def iter_entries(self, start: datetime, end: datetime) -> Iterator[LedgerEntry]:
-        pages = self._recorder.row_pages(
-            self._conn, self.team_id, rows.micros(start), rows.micros(end), STREAM_PAGE
-        )
-        decode = rows.EntryDecoder(self.team_id)
-        # Decoded one by one: only a page of raw rows is held at a time.
-        return (decode(row) for page in pages for row in page)
-
-    def usage_in_cycles(self, first: date, last: date) -> list[UsageCell]:
-        if first > last:
-            return []
-        statement = self._sql.usage_in_cycle if first == last else self._sql.usage_in_cycles
-        params = {"team_id": self.team_id, "first": first, "last": last}
-        return rows.cells(self._conn.execute(statement, params))
-
-    def usage_on_days(self, first: date, last: date) -> list[UsageCell]:
-        params = {"team_id": self.team_id, "first": first, "last": last}
-        return rows.cells(self._conn.execute(self._sql.usage_on_days, params))
-
-    def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
-        wanted = set(keys)
-        found: dict[BalanceKey, Balance] = {}
-        if wanted:
-            dialect = self._recorder.store.dialect
-            cycles = sorted({k.cycle for k in wanted})
-            scopes = sorted({k.scope for k in wanted})
-            subjects = sorted({k.subject_id for k in wanted})
-            dialect.before_long_lists(self._conn, max(len(cycles), len(subjects)))
-            for cycle_chunk in rows.chunks(cycles, 100):
-                for subject_chunk in rows.chunks(subjects, dialect.in_chunk):
-                    params = {
-                        "team_id": self.team_id,
-                        "cycles": list(cycle_chunk),
-                        "scopes": scopes,
-                        "subjects": list(subject_chunk),
-                    }
-                    for cycle, scope, subject, credit_type, used, granted in self._conn.execute(
-                        self._sql.find_balances, params
-                    ):
-                        key = BalanceKey(cycle, scope, subject, credit_type)
-                        if key in wanted:
-                            found[key] = Balance(int(used), int(granted))
-        return {k: found.get(k, Balance()) for k in keys}
-
-    def volume(self) -> int:
-        return self._volume
-
-
 class LedgerRecorder:
     """Reads and appends of the ledger and its derived figures, one transaction per call."""
 
     def __init__(self, store: Datastore, tables: Tables) -> None:
         self.store = store
         self.sql = _Statements(tables, store)
+        self.outbox = OutboxRecorder(store, tables)
 
     def using(self, store: Datastore) -> LedgerRecorder:
         """This recorder on another datastore of the same dialect, sharing its statements."""
         recorder = copy.copy(self)
         recorder.store = store
+        recorder.outbox = self.outbox.using(store)
         return recorder
 
     # -- one transaction per call -------------------------------------------------
@@ -396,6 +289,13 @@ class LedgerRecorder:
                 conn.execute(self.sql.set_position, params)
             self.add_figures(conn, team_id, batch)
             self._change_limits(conn, team_id, decision)
+            self.outbox.write(
+                conn,
+                team_id,
+                decision.set_schedules,
+                decision.set_deliveries,
+                decision.new_alerts,
+            )
             return decision.result
 
         try:

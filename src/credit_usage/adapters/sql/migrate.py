@@ -69,10 +69,11 @@ REVISIONS: Final = (
     "0002_team_scoped_keys",
     "0003_configurable_product",
     "0004_credit_limits",
+    "0005_outbox",
 )
 #: The newest revision: the schema that ``schema.make_metadata`` describes.
 HEAD: Final = REVISIONS[-1]
-_INITIAL, _TEAM_SCOPED_KEYS, _CONFIGURABLE_PRODUCT, _CREDIT_LIMITS = REVISIONS
+_INITIAL, _TEAM_SCOPED_KEYS, _CONFIGURABLE_PRODUCT, _CREDIT_LIMITS, _OUTBOX = REVISIONS
 #: Tables release 0.1.0 made that migration 0002 drops (children first).
 _RELEASE_0_1_0_ONLY: Final = (
     "{prefix}report_deliveries",
@@ -214,6 +215,8 @@ def _unversioned_revision(conn: Connection, prefix: str) -> str | None:
         return None
     columns = {column["name"] for column in inspector.get_columns(f"{prefix}teams")}
     if "features" in columns:
+        if inspector.has_table(f"{prefix}limit_alerts"):
+            return _OUTBOX
         limits = inspector.has_table(f"{prefix}credit_limits")
         return _CREDIT_LIMITS if limits else _CONFIGURABLE_PRODUCT
     if "ledger_volume" in columns:

@@ -33,6 +33,7 @@ __all__ = [
     "chunks",
     "credit_limit",
     "entry_row",
+    "from_micros",
     "limit_key_values",
     "limit_values",
     "member",
@@ -53,6 +54,11 @@ _ROLES: Final = {role.value: role for role in Role}
 def micros(instant: datetime) -> int:
     """An aware datetime as exact microseconds since the Unix epoch."""
     return (instant - _EPOCH) // _MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """Microseconds since the Unix epoch as an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -277,7 +277,81 @@ def make_metadata(prefix: str = DEFAULT_PREFIX, *, dialect: str | None = None) -
         ),
         team_fk(["team_id"], [teams.c.team_id], name=f"{p}credit_limits_team_fk"),
     )
+    _outbox_tables(md, p, teams)
     return md
+
+
+def _outbox_tables(md: sa.MetaData, p: str, teams: sa.Table) -> None:
+    """Report schedules, their deliveries, and limit alerts (with theirs)."""
+    ident, slug = _id_type, _slug_type
+
+    def delivery_columns() -> list[sa.Column[Any]]:
+        """Where one email stands (domain/delivery.py); microseconds, UTC."""
+        return [
+            sa.Column("state", sa.String(16), nullable=True),  # NULL: never claimed
+            sa.Column("message_id", sa.Text(), nullable=True),
+            sa.Column("claimed_at", sa.BigInteger(), nullable=True),
+            sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+            sa.Column("error", sa.Text(), nullable=True),
+            sa.Column("finished_at", sa.BigInteger(), nullable=True),
+        ]
+
+    schedules = sa.Table(
+        f"{p}report_schedules",
+        md,
+        sa.Column("team_id", ident(), nullable=False),
+        sa.Column("schedule_id", ident(), nullable=False),
+        sa.Column("frequency", sa.String(16), nullable=False),
+        sa.Column("recipients", sa.Text(), nullable=False),  # JSON list of addresses
+        sa.Column("created_by", ident(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),  # microseconds, UTC
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("next_due", sa.BigInteger(), nullable=True),  # microseconds, UTC
+        sa.PrimaryKeyConstraint("team_id", "schedule_id", name=f"{p}report_schedules_pk"),
+        sa.ForeignKeyConstraint(
+            ["team_id"], [teams.c.team_id], name=f"{p}report_schedules_team_fk"
+        ),
+    )
+    # The one index that does not lead with team_id: the worker's read of the
+    # teams with a report due spans teams (docs/scaling.md).
+    sa.Index(f"{p}report_schedules_due", schedules.c.next_due)
+    sa.Table(
+        f"{p}report_deliveries",
+        md,
+        sa.Column("team_id", ident(), nullable=False),
+        sa.Column("schedule_id", ident(), nullable=False),
+        sa.Column("period_first", sa.Date(), nullable=False),
+        *delivery_columns(),
+        sa.PrimaryKeyConstraint(
+            "team_id", "schedule_id", "period_first", name=f"{p}report_deliveries_pk"
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id", "schedule_id"],
+            [schedules.c.team_id, schedules.c.schedule_id],
+            name=f"{p}report_deliveries_schedule_fk",
+        ),
+    )
+    alerts = sa.Table(
+        f"{p}limit_alerts",
+        md,
+        sa.Column("team_id", ident(), nullable=False),
+        sa.Column("alert_id", sa.String(64), nullable=False),
+        sa.Column("cycle", sa.Date(), nullable=False),
+        sa.Column("scope", sa.String(16), nullable=False),  # team, user or group
+        sa.Column("subject_id", ident(), nullable=False),  # '' for the team pool
+        sa.Column("credit_type", slug(), nullable=False),  # '' for all types together
+        sa.Column("threshold", sa.Integer(), nullable=False),
+        sa.Column("limit_credits", sa.BigInteger(), nullable=False),
+        sa.Column("used", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),  # microseconds, UTC
+        # True until the alert is finally delivered: what the worker looks for.
+        sa.Column("pending", sa.Boolean(), nullable=False),
+        *delivery_columns(),
+        sa.PrimaryKeyConstraint("team_id", "alert_id", name=f"{p}limit_alerts_pk"),
+        sa.ForeignKeyConstraint(["team_id"], [teams.c.team_id], name=f"{p}limit_alerts_team_fk"),
+    )
+    # Cross-team too: the teams with an alert still to deliver.
+    sa.Index(f"{p}limit_alerts_pending", alerts.c.pending, alerts.c.team_id)
 
 
 #: The tables with the default prefix (for SQLite and PostgreSQL), for a host's
@@ -298,6 +372,9 @@ class Tables:
         self.cycles = t[f"{prefix}cycle_usage"]
         self.balances = t[f"{prefix}balances"]
         self.limits = t[f"{prefix}credit_limits"]
+        self.schedules = t[f"{prefix}report_schedules"]
+        self.deliveries = t[f"{prefix}report_deliveries"]
+        self.alerts = t[f"{prefix}limit_alerts"]
         #: Whether the roll-up and counter rows carry a ``cell_key`` (MariaDB).
         self.keyed_cells = "cell_key" in self.daily.c
 

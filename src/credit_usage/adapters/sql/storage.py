@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -274,6 +275,10 @@ class SqlStorage:
     def read(self, team_id: str, query: Query[T]) -> T:
         """Run ``query`` in one read transaction of the team; see the port ``Ledger``."""
         return self._ledger.read(team_id, query)
+
+    def due_teams(self, now: datetime) -> list[str]:
+        """The teams with a report due or an alert to deliver (see the port ``Outbox``)."""
+        return self._ledger.outbox.due_teams(now)
 
     def append(self, team_id: str, plan: WritePlan[T]) -> T:
         """Run ``plan`` with the team locked and write its batch; see the port ``Ledger``."""

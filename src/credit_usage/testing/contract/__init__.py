@@ -22,6 +22,7 @@ from credit_usage.testing.contract.isolation import IsolationContract
 from credit_usage.testing.contract.ledger import AppendContract, LedgerTransactionContract
 from credit_usage.testing.contract.limits import LimitsContract
 from credit_usage.testing.contract.maintenance import MaintenanceContract
+from credit_usage.testing.contract.outbox import OutboxContract
 from credit_usage.testing.contract.reads import LedgerReadsContract, TimeZoneContract
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "LedgerTransactionContract",
     "LimitsContract",
     "MaintenanceContract",
+    "OutboxContract",
     "StorageContract",
     "TeamsContract",
     "TimeZoneContract",
@@ -47,6 +49,7 @@ class StorageContract(
     IsolationContract,
     TimeZoneContract,
     LedgerReadsContract,
+    OutboxContract,
     LimitsContract,
     LedgerTransactionContract,
     AppendContract,
