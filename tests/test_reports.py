@@ -38,7 +38,7 @@ from credit_usage import (
 )
 from credit_usage.testing.builders import make_group, make_member, make_team
 from tests.conftest import NOW, Clock, StorageFactory
-from tests.smtp import HOST, Sink, smtp_server
+from tests.smtp import HOST, Sink, free_port, smtp_server
 
 SENDER = "reports@usage.example.com"
 LEE = "lee@acme.example"
@@ -521,3 +521,24 @@ def test_two_workers_send_each_report_exactly_once(
     assert len(set(received)) == expected
     after = CreditUsage(storage, InMemoryMailer(), clock, sender=SENDER)
     assert after.run_due_reports() == []
+
+
+@pytest.mark.usefixtures("team")
+def test_an_unreachable_mail_server_is_recorded_as_failed_then_retried(
+    storage: Storage, app: CreditUsage, clock: Clock, sink: Sink
+) -> None:
+    """Through SmtpMailer: nothing listening is a failed delivery; the next run sends it."""
+    app.schedule_report("ada", "acme", frequency="weekly", recipients=[LEE])
+    clock.now = WEEK_END
+    down = SmtpMailer(HOST, free_port(), starttls=False, timeout=5)
+    [failed] = CreditUsage(storage, down, clock, sender=SENDER).run_due_reports()
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.error is not None
+    assert "DeliveryError" in failed.error
+    assert sink.delivered() == []
+    up = SmtpMailer(HOST, sink.port, starttls=False, timeout=5)
+    [sent] = CreditUsage(storage, up, clock, sender=SENDER).run_due_reports()
+    assert sent.status is DeliveryStatus.SENT
+    [(recipients, message)] = sink.delivered()
+    assert recipients == (LEE,)
+    assert message["Message-ID"] == sent.message_id == failed.message_id
