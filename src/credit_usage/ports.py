@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from attrs import frozen
 
-from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.aggregate import MemberSums, UsageCell
 from credit_usage.domain.alerts import LimitAlert
 from credit_usage.domain.delivery import Delivery, ScheduledReport
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch
@@ -87,8 +87,13 @@ class TeamReads(Protocol):
         """The team's groups, ordered by ``group_id``."""
         ...
 
-    def limits(self) -> list[CreditLimit]:
-        """The team's credit limits, ordered by scope, subject and credit type (all types first)."""
+    def limits(self, subject_ids: Collection[str] | None = None) -> list[CreditLimit]:
+        """The team's credit limits, ordered by scope, subject and credit type (all types first).
+
+        With ``subject_ids``, only the limits of those users and groups: a
+        write reads the limits of the members and groups it touches, not
+        every limit of the team.
+        """
         ...
 
     def find_entries(self, entry_ids: Collection[str]) -> dict[str, LedgerEntry]:
@@ -121,6 +126,18 @@ class TeamReads(Protocol):
 
         One cell per (user, group, feature, credit type) with non-zero credits; any order.
         """
+        ...
+
+    def member_sums_in_cycles(self, first: date, last: date) -> dict[str, MemberSums]:
+        """:func:`~credit_usage.domain.aggregate.member_sums` of :meth:`usage_in_cycles`.
+
+        The same figures, summed per user: what a snapshot shows. A storage
+        may compute them without building the cells (the snapshot's hot path).
+        """
+        ...
+
+    def member_sums_on_days(self, first: date, last: date) -> dict[str, MemberSums]:
+        """:func:`~credit_usage.domain.aggregate.member_sums` of :meth:`usage_on_days`."""
         ...
 
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:

@@ -16,7 +16,7 @@ from typing import TypeVar
 import attrs
 
 from credit_usage.adapters.mail import InMemoryMailer
-from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.aggregate import MemberSums, UsageCell, member_sums
 from credit_usage.domain.alerts import LimitAlert, alert_order
 from credit_usage.domain.delivery import Delivery, ScheduledReport, alert_delivery_id
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
@@ -129,8 +129,12 @@ class _Reads:
     def groups(self) -> list[Group]:
         return sorted(self._data.groups.values(), key=lambda g: g.group_id)
 
-    def limits(self) -> list[CreditLimit]:
-        return [self._data.limits[key] for key in sorted(self._data.limits)]
+    def limits(self, subject_ids: Collection[str] | None = None) -> list[CreditLimit]:
+        stored = self._data.limits
+        keys = sorted(stored)
+        if subject_ids is not None:
+            keys = [key for key in keys if stored[key].subject_id in subject_ids]
+        return [stored[key] for key in keys]
 
     def schedules(self) -> list[ScheduledReport]:
         return [self._data.schedules[key] for key in sorted(self._data.schedules)]
@@ -168,6 +172,12 @@ class _Reads:
             if first <= key.day <= last:
                 totals[(key.user_id, key.group_id, key.feature, key.credit_type)] += credits
         return _cells(totals)
+
+    def member_sums_in_cycles(self, first: date, last: date) -> dict[str, MemberSums]:
+        return member_sums(self.usage_in_cycles(first, last))
+
+    def member_sums_on_days(self, first: date, last: date) -> dict[str, MemberSums]:
+        return member_sums(self.usage_on_days(first, last))
 
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
         return {k: self._data.balances.get(k, Balance()) for k in keys}

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from credit_usage.domain.model import EntryKind, LedgerEntry
 from credit_usage.errors import ValidationError
 
-__all__ = ["DIMENSIONS", "UsageCell", "aggregate", "sum_cells"]
+__all__ = ["DIMENSIONS", "MemberSums", "UsageCell", "aggregate", "member_sums", "sum_cells"]
 
 #: The fields usage can be broken down by.
 DIMENSIONS = ("user_id", "group_id", "feature", "credit_type")
@@ -37,6 +37,31 @@ class UsageCell(NamedTuple):
     feature: str
     credit_type: str
     credits: int
+
+
+class MemberSums(NamedTuple):
+    """One user's credits in a period, by feature and by credit type.
+
+    What the Analytics table shows of a member: the cells of a user summed
+    over groups, once per feature and once per credit type. A key is present
+    when some cell of the user has it.
+    """
+
+    by_feature: dict[str, int]
+    by_credit_type: dict[str, int]
+
+
+def member_sums(cells: Iterable[UsageCell]) -> dict[str, MemberSums]:
+    """The :class:`MemberSums` of every user with a cell, keyed by user id."""
+    sums: dict[str, MemberSums] = {}
+    for user_id, _group_id, feature, credit_type, credits in cells:
+        found = sums.get(user_id)
+        if found is None:
+            found = sums[user_id] = MemberSums({}, {})
+        by_feature, by_type = found
+        by_feature[feature] = by_feature.get(feature, 0) + credits
+        by_type[credit_type] = by_type.get(credit_type, 0) + credits
+    return sums
 
 
 def _key(by: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:

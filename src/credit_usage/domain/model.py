@@ -385,6 +385,21 @@ class CreditLimit:
     credits: int = field(converter=_limit_credits)
     credit_type: str | None = field(default=None, converter=_optional_credit_type)
 
+    @classmethod
+    def trusted(
+        cls, scope: LimitScope, subject_id: str, credits: int, credit_type: str | None
+    ) -> CreditLimit:
+        """Rebuild a limit from values validated when it was stored (for adapters).
+
+        Skips ``__init__``'s validation: every write reads the limits it checks.
+        """
+        limit = object.__new__(cls)
+        _set(limit, "scope", scope)
+        _set(limit, "subject_id", subject_id)
+        _set(limit, "credits", credits)
+        _set(limit, "credit_type", credit_type)
+        return limit
+
 
 def _entry_id(value: str) -> str:
     return require_id("entry_id", value)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import attrs
 from attrs import Factory, frozen
 
-from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.aggregate import MemberSums, UsageCell, member_sums
 from credit_usage.domain.cycles import Cycle, DateRange
 from credit_usage.domain.forecast import Forecast
 from credit_usage.domain.model import (
@@ -284,28 +284,24 @@ class Report:
 
 
 class _Breakdown:
-    """Per-user sums by feature and by credit type, in one pass over the cells."""
+    """Per-user sums by feature and by credit type, as table rows with every column."""
 
     def __init__(
-        self, cells: Iterable[UsageCell], credit_types: Iterable[str], features: Iterable[str]
+        self, sums: Mapping[str, MemberSums], credit_types: Iterable[str], features: Iterable[str]
     ) -> None:
+        self._sums = sums
         self._types = tuple(credit_types)
         self._features = tuple(features)
-        self.by_feature: dict[str, dict[str, int]] = {}
-        self.by_type: dict[str, dict[str, int]] = {}
-        for user_id, _group_id, feature, credit_type, credits in cells:
-            by_feature = self.by_feature.get(user_id)
-            if by_feature is None:
-                by_feature = self.by_feature[user_id] = dict.fromkeys(self._features, 0)
-                self.by_type[user_id] = dict.fromkeys(self._types, 0)
-            by_feature[feature] = by_feature.get(feature, 0) + credits
-            types = self.by_type[user_id]
-            types[credit_type] = types.get(credit_type, 0) + credits
 
     def usage(
         self, member: Member, state: LimitState | None = None, forecast: Forecast | None = None
     ) -> MemberUsage:
-        by_feature = self.by_feature.get(member.user_id) or dict.fromkeys(self._features, 0)
+        by_feature = dict.fromkeys(self._features, 0)
+        by_type = dict.fromkeys(self._types, 0)
+        found = self._sums.get(member.user_id)
+        if found is not None:
+            by_feature.update(found.by_feature)
+            by_type.update(found.by_credit_type)
         usage = MemberUsage(
             user_id=member.user_id,
             name=member.name,
@@ -314,7 +310,7 @@ class _Breakdown:
             group_id=member.group_id,
             used=sum(by_feature.values()),
             by_feature=by_feature,
-            by_credit_type=self.by_type.get(member.user_id) or dict.fromkeys(self._types, 0),
+            by_credit_type=by_type,
         )
         if state is None:
             return usage
@@ -342,10 +338,12 @@ def _limit_fields(state: LimitState, forecast: Forecast | None) -> dict[str, Any
     }
 
 
-def _breakdown(team: Team, cells: Iterable[UsageCell]) -> _Breakdown:
-    cells = list(cells)
-    columns = (f.value for f in report_features(team, cells))
-    return _Breakdown(cells, team.credit_types, columns)
+def _breakdown(team: Team, sums: Mapping[str, MemberSums]) -> _Breakdown:
+    declared = set(team.feature_values)
+    extra = sorted(
+        {f for s in sums.values() for f, credits in s.by_feature.items() if credits} - declared
+    )
+    return _Breakdown(sums, team.credit_types, (*team.feature_values, *extra))
 
 
 def build_member_usage(
@@ -356,14 +354,14 @@ def build_member_usage(
     forecast: Forecast | None = None,
 ) -> MemberUsage:
     """A member's :class:`MemberUsage` from their cells (other users' cells are ignored)."""
-    mine = [cell for cell in cells if cell.user_id == member.user_id]
+    mine = member_sums(cell for cell in cells if cell.user_id == member.user_id)
     return _breakdown(team, mine).usage(member, state, forecast)
 
 
 def snapshot_members(
     team: Team,
     members: Iterable[Member],
-    cells: Iterable[UsageCell],
+    sums: Mapping[str, MemberSums],
     states: Mapping[str, LimitState] | None = None,
     forecasts: Mapping[str, Forecast] | None = None,
 ) -> list[MemberUsage]:
@@ -374,7 +372,7 @@ def snapshot_members(
     """
     states = states or {}
     forecasts = forecasts or {}
-    breakdown = _breakdown(team, cells)
+    breakdown = _breakdown(team, sums)
     rows = []
     for member in members:
         user_id = member.user_id

@@ -18,6 +18,7 @@ import attrs
 
 from credit_usage.domain.alerts import LimitAlert, crossings
 from credit_usage.domain.ledger import (
+    TEAM_SCOPE,
     Batch,
     check_reversal,
     check_team_pool,
@@ -257,7 +258,7 @@ def _check(
     if not pool:
         return ()
     balances = tx.balances(list(batch.balances))
-    limits = tx.limits()
+    limits = tx.limits({key.subject_id for key in batch.balances if key.scope != TEAM_SCOPE})
     check_limits(team, batch, balances, limits)
     check_team_pool(team, batch, balances)
     return tuple(crossings(team, batch, balances, limits, now))

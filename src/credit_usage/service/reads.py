@@ -58,7 +58,7 @@ def snapshot(
         team = ctx.authorize(tx, viewer_id, Action.VIEW_TEAM_USAGE)
         cycle = team.cycle_at(now)
         if date_range is None:
-            cells = tx.usage_in_cycles(cycle.first_day, cycle.first_day)
+            sums = tx.member_sums_in_cycles(cycle.first_day, cycle.first_day)
         else:
             if date_range.first < cycle.first_day or date_range.last > cycle.last_day:
                 raise RangeOutsideCycleError(
@@ -70,7 +70,7 @@ def snapshot(
                     cycle_first_day=cycle.first_day,
                     cycle_last_day=cycle.last_day,
                 )
-            cells = tx.usage_on_days(date_range.first, date_range.last)
+            sums = tx.member_sums_on_days(date_range.first, date_range.last)
         limits = tx.limits()
         pool = team_key(cycle.first_day)
         balances = tx.balances([pool, *user_limit_keys(limits, cycle.first_day)])
@@ -90,7 +90,7 @@ def snapshot(
             total_credits=total,
             used=balance.used,
             remaining=total - balance.used,
-            members=snapshot_members(team, tx.members(), cells, states, forecasts),
+            members=snapshot_members(team, tx.members(), sums, states, forecasts),
             projected_used=projected.projected_used,
             runs_out_on=projected.runs_out_on,
         )

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.aggregate import MemberSums, UsageCell
 from credit_usage.domain.alerts import LimitAlert
 from credit_usage.domain.cycles import BillingSchedule
 from credit_usage.domain.delivery import Delivery, ScheduledReport
@@ -284,11 +284,17 @@ class OneCallReads:
     def usage_on_days(self, first: date, last: date) -> list[UsageCell]:
         return self._read(lambda tx: tx.usage_on_days(first, last))
 
+    def member_sums_in_cycles(self, first: date, last: date) -> dict[str, MemberSums]:
+        return self._read(lambda tx: tx.member_sums_in_cycles(first, last))
+
+    def member_sums_on_days(self, first: date, last: date) -> dict[str, MemberSums]:
+        return self._read(lambda tx: tx.member_sums_on_days(first, last))
+
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
         return self._read(lambda tx: tx.balances(keys))
 
-    def limits(self) -> list[CreditLimit]:
-        return self._read(lambda tx: tx.limits())
+    def limits(self, subject_ids: Collection[str] | None = None) -> list[CreditLimit]:
+        return self._read(lambda tx: tx.limits(subject_ids))
 
     def schedules(self) -> list[ScheduledReport]:
         return self._read(lambda tx: tx.schedules())

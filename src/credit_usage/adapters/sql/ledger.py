@@ -34,7 +34,15 @@ from credit_usage.adapters.sql.schema import (
     Tables,
     cell_key,
 )
-from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
+from credit_usage.domain.ledger import (
+    ALL_TYPES,
+    Balance,
+    BalanceKey,
+    Batch,
+    CycleKey,
+    DayKey,
+    drift,
+)
 from credit_usage.domain.model import LedgerEntry, Team
 from credit_usage.errors import IdempotencyConflictError, NotFoundError, StorageError
 from credit_usage.ports import Decision, Query, WritePlan
@@ -84,6 +92,9 @@ class _Statements:
         self.select_limits = sa.select(
             limits.c.scope, limits.c.subject_id, limits.c.credit_type, limits.c.credits
         ).where(limits.c.team_id == team_param)
+        self.select_limits_of = self.select_limits.where(
+            limits.c.subject_id.in_(sa.bindparam("subject_ids", expanding=True))
+        )
         self.delete_limit = limits.delete().where(
             limits.c.team_id == team_param,
             limits.c.scope == sa.bindparam("scope"),
@@ -155,6 +166,55 @@ class _Statements:
             cycles.c.cycle == sa.bindparam("first"),
             cycles.c.credits != 0,
         )
+        # Per-user sums (snapshots): no group column, and the sums of a range
+        # computed by the database, so fewer and narrower rows reach Python.
+        # One cycle: by feature from the counters, grouped along their primary
+        # key (no sort), and by credit type from the users' balances, which
+        # hold exactly those sums: two narrow reads of a row per member and
+        # feature or type, instead of one per member x feature x type.
+        feature_sum = sa.cast(sa.func.sum(cycles.c.credits), sa.BigInteger)
+        self.member_features_in_cycle = (
+            sa.select(cycles.c.user_id, cycles.c.feature, feature_sum)
+            .where(
+                cycles.c.team_id == team_param,
+                cycles.c.cycle == sa.bindparam("first"),
+                cycles.c.credits != 0,
+            )
+            .group_by(cycles.c.user_id, cycles.c.group_id, cycles.c.feature)
+        )
+        self.member_types_in_cycle = sa.select(
+            balances.c.subject_id, balances.c.credit_type, balances.c.used
+        ).where(
+            balances.c.team_id == team_param,
+            balances.c.cycle == sa.bindparam("first"),
+            balances.c.scope == "user",
+            balances.c.credit_type != ALL_TYPES,
+            balances.c.used != 0,
+        )
+        member_dims = [cycles.c.user_id, cycles.c.feature, cycles.c.credit_type]
+        cycle_sum = sa.cast(sa.func.sum(cycles.c.credits), sa.BigInteger)
+        self.member_cells_in_cycles = (
+            sa.select(*member_dims, cycle_sum)
+            .where(
+                cycles.c.team_id == team_param,
+                cycles.c.cycle >= sa.bindparam("first"),
+                cycles.c.cycle <= sa.bindparam("last"),
+            )
+            .group_by(*member_dims)
+            .having(cycle_sum != 0)
+        )
+        day_dims = [daily.c.user_id, daily.c.feature, daily.c.credit_type]
+        day_sum = sa.cast(sa.func.sum(daily.c.credits), sa.BigInteger)
+        self.member_cells_on_days = (
+            sa.select(*day_dims, day_sum)
+            .where(
+                daily.c.team_id == team_param,
+                daily.c.day >= sa.bindparam("first"),
+                daily.c.day <= sa.bindparam("last"),
+            )
+            .group_by(*day_dims)
+            .having(day_sum != 0)
+        )
         balance_cols = [
             balances.c[name]
             for name in ("cycle", "scope", "subject_id", "credit_type", "used", "granted")
@@ -165,6 +225,14 @@ class _Statements:
         self.find_balances = sa.select(*balance_cols).where(
             balances.c.team_id == team_param,
             balances.c.cycle.in_(sa.bindparam("cycles", expanding=True)),
+            balances.c.scope.in_(sa.bindparam("scopes", expanding=True)),
+            balances.c.subject_id.in_(sa.bindparam("subjects", expanding=True)),
+        )
+        # The balances of one cycle (nearly every write and read): no date column
+        # to convert, so its rows are read as the driver returns them.
+        self.find_balances_in_cycle = sa.select(*balance_cols[1:]).where(
+            balances.c.team_id == team_param,
+            balances.c.cycle == sa.bindparam("cycle"),
             balances.c.scope.in_(sa.bindparam("scopes", expanding=True)),
             balances.c.subject_id.in_(sa.bindparam("subjects", expanding=True)),
         )

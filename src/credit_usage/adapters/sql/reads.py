@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from datetime import date, datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from credit_usage.adapters.sql import rows
-from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.aggregate import MemberSums, UsageCell
 from credit_usage.domain.alerts import LimitAlert
 from credit_usage.domain.delivery import Delivery, ScheduledReport
 from credit_usage.domain.ledger import Balance, BalanceKey
@@ -30,6 +31,9 @@ __all__ = ["STREAM_PAGE", "SqlReads"]
 #: Ledger rows fetched per query when streaming an export: a page of raw rows
 #: is what an export holds in memory (about 1 kB a row).
 STREAM_PAGE = 2_000
+#: Above this many subjects, a write reads all the team's limits rather than
+#: sending a long ``IN`` list (a bulk import naming most of the team).
+MAX_LIMIT_SUBJECTS = 500
 
 
 class SqlReads:
@@ -55,13 +59,25 @@ class SqlReads:
         return None if row is None else rows.member(self.team_id, row)
 
     def members(self) -> list[Member]:
-        found = self._conn.execute(self._sql.select_members, {"team_id": self.team_id}).all()
+        found = self._conn.execute(self._sql.select_members, {"team_id": self.team_id})
+        listed = rows.members(self.team_id, rows.raw(found))
         # Sorted here, not by ORDER BY: database collations disagree with Python's order.
-        return sorted((rows.member(self.team_id, row) for row in found), key=lambda m: m.user_id)
+        listed.sort(key=attrgetter("user_id"))
+        return listed
 
-    def limits(self) -> list[CreditLimit]:
-        found = self._conn.execute(self._sql.select_limits, {"team_id": self.team_id}).all()
-        return sorted((rows.credit_limit(row) for row in found), key=limit_key)
+    def limits(self, subject_ids: Collection[str] | None = None) -> list[CreditLimit]:
+        if subject_ids is None or len(subject_ids) > MAX_LIMIT_SUBJECTS:
+            params: dict[str, object] = {"team_id": self.team_id}
+            found = self._conn.execute(self._sql.select_limits, params).all()
+        elif not subject_ids:
+            return []
+        else:
+            params = {"team_id": self.team_id, "subject_ids": sorted(subject_ids)}
+            found = self._conn.execute(self._sql.select_limits_of, params).all()
+        listed = (rows.credit_limit(row) for row in found)
+        if subject_ids is not None:
+            listed = (limit for limit in listed if limit.subject_id in subject_ids)
+        return sorted(listed, key=limit_key)
 
     def groups(self) -> list[Group]:
         found = self._conn.execute(self._sql.select_groups, {"team_id": self.team_id}).all()
@@ -109,6 +125,22 @@ class SqlReads:
         params = {"team_id": self.team_id, "first": first, "last": last}
         return rows.cells(self._conn.execute(self._sql.usage_on_days, params))
 
+    def member_sums_in_cycles(self, first: date, last: date) -> dict[str, MemberSums]:
+        if first > last:
+            return {}
+        params = {"team_id": self.team_id, "first": first, "last": last}
+        if first < last:
+            found = self._conn.execute(self._sql.member_cells_in_cycles, params)
+            return rows.member_sums(rows.raw(found))
+        by_feature = rows.raw(self._conn.execute(self._sql.member_features_in_cycle, params))
+        by_type = rows.raw(self._conn.execute(self._sql.member_types_in_cycle, params))
+        return rows.split_member_sums(by_feature, by_type)
+
+    def member_sums_on_days(self, first: date, last: date) -> dict[str, MemberSums]:
+        params = {"team_id": self.team_id, "first": first, "last": last}
+        found = self._conn.execute(self._sql.member_cells_on_days, params)
+        return rows.member_sums(rows.raw(found))
+
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
         wanted = set(keys)
         found: dict[BalanceKey, Balance] = {}
@@ -118,6 +150,23 @@ class SqlReads:
             scopes = sorted({k.scope for k in wanted})
             subjects = sorted({k.subject_id for k in wanted})
             dialect.before_long_lists(self._conn, max(len(cycles), len(subjects)))
+            if len(cycles) == 1:
+                [cycle] = cycles
+                for subject_chunk in rows.chunks(subjects, dialect.in_chunk):
+                    params = {
+                        "team_id": self.team_id,
+                        "cycle": cycle,
+                        "scopes": scopes,
+                        "subjects": list(subject_chunk),
+                    }
+                    statement = self._sql.find_balances_in_cycle
+                    for scope, subject, credit_type, used, granted in rows.raw(
+                        self._conn.execute(statement, params)
+                    ):
+                        key = BalanceKey(cycle, scope, subject, credit_type)
+                        if key in wanted:
+                            found[key] = Balance(used, granted)
+                return {k: found.get(k, Balance()) for k in keys}
             for cycle_chunk in rows.chunks(cycles, 100):
                 for subject_chunk in rows.chunks(subjects, dialect.in_chunk):
                     params = {

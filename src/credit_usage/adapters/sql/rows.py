@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import sqlalchemy as sa
 
-from credit_usage.domain.aggregate import UsageCell
+from credit_usage.domain.aggregate import MemberSums, UsageCell
 from credit_usage.domain.cycles import BillingSchedule
 from credit_usage.domain.model import (
     DEFAULT_FEATURES,
@@ -22,6 +22,7 @@ from credit_usage.domain.model import (
     EntryKind,
     FeatureSpec,
     LedgerEntry,
+    LimitScope,
     Member,
     Role,
     Team,
@@ -117,6 +118,16 @@ def member(team_id: str, row: sa.Row[Any]) -> Member:
     )
 
 
+def members(team_id: str, found: Iterable[Sequence[Any]]) -> list[Member]:
+    """Members from raw rows of (user_id, name, email, role, group_id, active)."""
+    trusted, roles = Member.trusted, _ROLES
+    return [
+        # MariaDB and SQLite return BOOLEAN as 0/1.
+        trusted(team_id, user_id, name, email, roles[role], group_id, bool(active))
+        for user_id, name, email, role, group_id, active in found
+    ]
+
+
 def member_values(value: Member) -> dict[str, object]:
     """The columns of a member's row."""
     return {
@@ -148,9 +159,7 @@ def limit_values(team_id: str, limit: CreditLimit) -> dict[str, object]:
 def credit_limit(row: Sequence[Any]) -> CreditLimit:
     """A limit from (scope, subject_id, credit_type, credits)."""
     scope, subject_id, credit_type, credits = row
-    return CreditLimit(
-        scope=scope, subject_id=subject_id, credits=int(credits), credit_type=credit_type or None
-    )
+    return CreditLimit.trusted(LimitScope(scope), subject_id, int(credits), credit_type or None)
 
 
 def entry_row(team_id: str, seq: int, entry: LedgerEntry) -> tuple[object, ...]:
@@ -221,6 +230,54 @@ class EntryDecoder:
             self._recorded_at,
             rev,
         )
+
+
+def raw(result: sa.CursorResult[Any]) -> list[Any]:
+    """The rows of ``result`` as the driver returns them, and the result closed.
+
+    Skips SQLAlchemy's per-row work: only for columns that need no result
+    processing (text and integers; a PostgreSQL ``SUM`` is cast to ``BIGINT``).
+    """
+    try:
+        return cast(list[Any], result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def member_sums(rows: Iterable[Sequence[Any]]) -> dict[str, MemberSums]:
+    """Per-user sums from rows of (user_id, feature, credit_type, credits), credits ``int``."""
+    sums: dict[str, MemberSums] = {}
+    for user_id, feature, credit_type, credits in rows:
+        found = sums.get(user_id)
+        if found is None:
+            found = sums[user_id] = MemberSums({}, {})
+        by_feature, by_type = found
+        by_feature[feature] = by_feature.get(feature, 0) + credits
+        by_type[credit_type] = by_type.get(credit_type, 0) + credits
+    return sums
+
+
+def split_member_sums(
+    by_feature: Iterable[Sequence[Any]], by_type: Iterable[Sequence[Any]]
+) -> dict[str, MemberSums]:
+    """Per-user sums from rows of (user_id, feature, credits) and (user_id, credit_type, credits).
+
+    A user's feature rows may come once per group they used it in: added up.
+    """
+    sums: dict[str, MemberSums] = {}
+    for user_id, feature, credits in by_feature:
+        found = sums.get(user_id)
+        if found is None:
+            sums[user_id] = MemberSums({feature: credits}, {})
+        else:
+            features = found.by_feature
+            features[feature] = features.get(feature, 0) + credits
+    for user_id, credit_type, credits in by_type:
+        found = sums.get(user_id)
+        if found is None:  # only if the figures disagree: verify() reports it
+            found = sums[user_id] = MemberSums({}, {})
+        found.by_credit_type[credit_type] = credits
+    return sums
 
 
 def cells(rows: Iterable[Sequence[Any]]) -> list[UsageCell]:

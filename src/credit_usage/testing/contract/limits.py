@@ -41,6 +41,17 @@ class LimitsContract(_NeedsStorage):
         _set(storage, MIA_EMAIL_40, SALES_500, MIA_100)
         assert reads(storage).limits() == [SALES_500, MIA_100, MIA_EMAIL_40]
 
+    def test_the_limits_of_some_subjects(self, storage: Storage) -> None:
+        """limits(subject_ids): those users' and groups' limits only, in the same order."""
+        seed_team(storage)
+        _set(storage, MIA_EMAIL_40, SALES_500, MIA_100)
+        assert reads(storage).limits({"mia"}) == [MIA_100, MIA_EMAIL_40]
+        assert reads(storage).limits(["sales", "zoe"]) == [SALES_500]
+        assert reads(storage).limits({"mia", "sales"}) == [SALES_500, MIA_100, MIA_EMAIL_40]
+        assert reads(storage).limits(set()) == []
+        many = {f"user-{i}" for i in range(2_000)} | {"mia"}
+        assert reads(storage).limits(many) == [MIA_100, MIA_EMAIL_40]
+
     def test_setting_a_limit_again_replaces_it(self, storage: Storage) -> None:
         """The same scope, subject and credit type: the new credits replace the old."""
         seed_team(storage)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
+from credit_usage.domain.aggregate import MemberSums, member_sums
 from credit_usage.domain.ledger import ALL_TYPES, Balance, BalanceKey
 from credit_usage.domain.model import Feature, LedgerEntry
 from credit_usage.ports import Storage, TeamReads
@@ -285,6 +286,47 @@ class LedgerReadsContract(_NeedsStorage):
         ) == {
             team_pool(CYCLE): Balance(used=7),
             BalanceKey(CYCLE, "user", "mia", "phone"): Balance(),
+        }
+
+    def test_member_sums_are_the_sums_of_the_cells(self, storage: Storage) -> None:
+        """member_sums_*: each user's cells summed by feature and by credit type.
+
+        Across groups, several cycles and days, with reversals (one netting a
+        cell to zero) and a grant: always ``member_sums`` of the cells.
+        """
+        team = seed_team(storage)
+        gone = usage("gone", amount=10, credit_type="phone", feature=Feature.PLATFORM)
+        earlier = usage("early", amount=3, occurred_at=T0 - timedelta(days=31))
+        append_entries(
+            storage,
+            team,
+            usage("u1", amount=10),
+            usage("u2", amount=4, credit_type="phone"),
+            usage("u3", amount=2, feature=Feature.WORKSPACE, group_id="support"),
+            usage("u4", amount=7, user_id="noa", group_id="support"),
+            usage("u5", amount=1, group_id=None, occurred_at=T0 + timedelta(days=1)),
+            gone,
+            earlier,
+            reversal("r1", gone, amount=10),
+            reversal("r2", earlier, amount=1),
+            grant("g1", amount=1_000),
+        )
+        tx = reads(storage, "acme")
+        expected = member_sums(tx.usage_in_cycles(CYCLE, CYCLE))
+        assert expected["mia"] == MemberSums(
+            {Feature.API.value: 15, Feature.WORKSPACE.value: 2}, {"email": 13, "phone": 4}
+        )
+        assert tx.member_sums_in_cycles(CYCLE, CYCLE) == expected
+        both = member_sums(tx.usage_in_cycles(PREVIOUS_CYCLE, CYCLE))
+        assert both["mia"].by_credit_type == {"email": 15, "phone": 4}
+        assert tx.member_sums_in_cycles(PREVIOUS_CYCLE, CYCLE) == both
+        assert tx.member_sums_in_cycles(NEXT_CYCLE, NEXT_CYCLE) == {}
+        assert tx.member_sums_in_cycles(CYCLE, PREVIOUS_CYCLE) == {}
+        days = (T0.date(), T0.date() + timedelta(days=1))
+        assert tx.member_sums_on_days(*days) == member_sums(tx.usage_on_days(*days))
+        assert tx.member_sums_on_days(T0.date(), T0.date())["mia"].by_feature == {
+            Feature.API.value: 14,
+            Feature.WORKSPACE.value: 2,
         }
 
     def test_get_balances_reads_every_scope_and_zero_for_the_rest(self, storage: Storage) -> None:
