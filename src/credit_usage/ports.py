@@ -41,7 +41,7 @@ from credit_usage.domain.aggregate import MemberSums, UsageCell
 from credit_usage.domain.alerts import LimitAlert
 from credit_usage.domain.delivery import Delivery, ScheduledReport
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch
-from credit_usage.domain.model import CreditLimit, Group, LedgerEntry, Member, Team
+from credit_usage.domain.model import CreditLimit, Group, LedgerEntry, LedgerRow, Member, Team
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -110,6 +110,17 @@ class TeamReads(Protocol):
         Streams: memory does not grow with the number of entries. The
         iterator is valid until the transaction ends; the storage closes it
         then, whether or not it was read to the end.
+        """
+        ...
+
+    def iter_ledger_rows(self, start: datetime, end: datetime) -> Iterator[LedgerRow]:
+        """:meth:`iter_entries` as rows of the audit export, without building entries.
+
+        The same entries in the same order, each as a :data:`LedgerRow`
+        ``(entry_id, kind, occurred_at, recorded_at, user_id, group_id,
+        feature, credit_type, amount, reverses)``: ``kind`` the kind's value,
+        datetimes aware in UTC, ``None`` where the entry has no value. The
+        export's hot path: a storage may decode its rows straight into these.
         """
         ...
 

@@ -21,7 +21,16 @@ from credit_usage.domain.alerts import LimitAlert, alert_order
 from credit_usage.domain.delivery import Delivery, ScheduledReport, alert_delivery_id
 from credit_usage.domain.ledger import Balance, BalanceKey, Batch, CycleKey, DayKey, drift
 from credit_usage.domain.limits import LimitKey, limit_key
-from credit_usage.domain.model import CreditLimit, EntryKind, Group, LedgerEntry, Member, Team
+from credit_usage.domain.model import (
+    CreditLimit,
+    EntryKind,
+    Group,
+    LedgerEntry,
+    LedgerRow,
+    Member,
+    Team,
+    ledger_row,
+)
 from credit_usage.errors import AlreadyExistsError, IdempotencyConflictError, NotFoundError
 from credit_usage.ports import Decision, Query, WritePlan
 
@@ -76,30 +85,34 @@ class _TeamData:
         return False
 
     def apply(self, batch: Batch) -> None:
-        seen: set[str] = set()
+        stored = self.entries
+        ids = {entry.entry_id: entry for entry in batch.entries}
+        if len(ids) != len(batch.entries) or not stored.keys().isdisjoint(ids):
+            seen: set[str] = set()
+            for entry in batch.entries:
+                if entry.entry_id in stored or entry.entry_id in seen:
+                    raise IdempotencyConflictError(
+                        f"entry id {entry.entry_id!r} is already in team {self.team.team_id!r}",
+                        team_id=self.team.team_id,
+                        entry_id=entry.entry_id,
+                    )
+                seen.add(entry.entry_id)
+        stored.update(ids)
+        reversal = EntryKind.REVERSAL
         for entry in batch.entries:
-            if entry.entry_id in self.entries or entry.entry_id in seen:
-                raise IdempotencyConflictError(
-                    f"entry id {entry.entry_id!r} is already in team {self.team.team_id!r}",
-                    team_id=self.team.team_id,
-                    entry_id=entry.entry_id,
-                )
-            seen.add(entry.entry_id)
-        for entry in batch.entries:
-            self.entries[entry.entry_id] = entry
-            if entry.kind is EntryKind.REVERSAL and entry.reverses is not None:
+            if entry.kind is reversal and entry.reverses is not None:
                 self.reversed[entry.reverses] += entry.amount
         self._add_figures(batch)
 
     def _add_figures(self, batch: Batch) -> None:
+        daily, cycles, balances = self.daily, self.cycles, self.balances
         for day_key, credits in batch.daily.items():
-            self.daily[day_key] += credits
+            daily[day_key] += credits
         for cycle_key, credits in batch.cycles.items():
-            self.cycles[cycle_key] += credits
-        for balance_key, delta in batch.balances.items():
-            self.balances[balance_key] = self.balances[balance_key].plus(
-                used=delta.used, granted=delta.granted
-            )
+            cycles[cycle_key] += credits
+        for balance_key, (used, granted) in batch.balances.items():
+            old_used, old_granted = balances[balance_key]
+            balances[balance_key] = Balance(old_used + used, old_granted + granted)
         self.volume += batch.volume
 
     def derive_again(self) -> None:
@@ -158,6 +171,9 @@ class _Reads:
         # sorted() is stable, so entries at the same instant keep insertion order.
         selected.sort(key=lambda e: e.occurred_at)
         return iter(selected)
+
+    def iter_ledger_rows(self, start: datetime, end: datetime) -> Iterator[LedgerRow]:
+        return map(ledger_row, self.iter_entries(start, end))
 
     def usage_in_cycles(self, first: date, last: date) -> list[UsageCell]:
         totals: defaultdict[tuple[str, str | None, object, str], int] = defaultdict(int)

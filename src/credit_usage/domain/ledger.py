@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any, NamedTuple, TypeVar
 
 from attrs import frozen
 
-from credit_usage.domain.cycles import Cycle
+from credit_usage.domain.cycles import Cycle, local_midnight
 from credit_usage.domain.model import EntryKind, LedgerEntry, Team
 from credit_usage.errors import InsufficientCreditsError, ValidationError
 
@@ -124,30 +124,25 @@ class Batch:
         # enum members held in locals, then derive the keyed figures per cell.
         grant_kind, usage_kind = EntryKind.GRANT, EntryKind.USAGE
         tz = team.tz
-        cycle_of = _CycleCache(team)
+        # A cycle starts at a local midnight, so the local day decides it: one
+        # lookup of the team's schedule per day of the batch, not per entry.
+        cycle_of = _CycleOfDay(team)
         # Entries were validated on construction: a usage or reversal has a user,
         # a feature and a credit type, so the cell's fields are never None.
         cells: dict[tuple[Any, ...], int] = {}
         granted: dict[date, int] = {}
         volume = 0
         for entry in entries:
-            volume += entry.amount
-            at = entry.occurred_at
-            cycle = cycle_of(at)
+            amount = entry.amount
+            volume += amount
+            day = entry.occurred_at.astimezone(tz).date()
+            cycle = cycle_of.get(day) or cycle_of(day)
             kind = entry.kind
             if kind is grant_kind:
-                granted[cycle] = granted.get(cycle, 0) + entry.amount
+                granted[cycle] = granted.get(cycle, 0) + amount
                 continue
-            cell = (
-                cycle,
-                at.astimezone(tz).date(),
-                entry.user_id,
-                entry.group_id,
-                entry.feature,
-                entry.credit_type,
-            )
-            delta = entry.amount if kind is usage_kind else -entry.amount
-            cells[cell] = cells.get(cell, 0) + delta
+            cell = (cycle, day, entry.user_id, entry.group_id, entry.feature, entry.credit_type)
+            cells[cell] = cells.get(cell, 0) + (amount if kind is usage_kind else -amount)
 
         daily: defaultdict[DayKey, int] = defaultdict(int)
         counters: defaultdict[CycleKey, int] = defaultdict(int)
@@ -173,19 +168,22 @@ class Batch:
         return cls((), {}, {}, {}, 0)
 
 
-class _CycleCache:
-    """Cycle lookups for a batch: most entries of a batch share a handful of cycles."""
+class _CycleOfDay(dict[date, date]):
+    """The first day of the cycle holding each local day, looked up once per day."""
 
     def __init__(self, team: Team) -> None:
+        super().__init__()
         self._team = team
         self._known: list[Cycle] = []
 
-    def __call__(self, at: datetime) -> date:
+    def __call__(self, day: date) -> date:
         for cycle in self._known:
-            if cycle.start <= at < cycle.end:
+            if cycle.first_day <= day <= cycle.last_day:
+                self[day] = cycle.first_day
                 return cycle.first_day
-        cycle = self._team.cycle_at(at)
+        cycle = self._team.cycle_at(local_midnight(day, self._team.tz))
         self._known.append(cycle)
+        self[day] = cycle.first_day
         return cycle.first_day
 
 

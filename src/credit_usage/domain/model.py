@@ -43,11 +43,13 @@ __all__ = [
     "Frequency",
     "Group",
     "LedgerEntry",
+    "LedgerRow",
     "LimitScope",
     "Member",
     "Plan",
     "Role",
     "Team",
+    "ledger_row",
 ]
 
 
@@ -520,8 +522,20 @@ class LedgerEntry:
         """This entry with ``recorded_at`` set to ``at`` (an aware datetime).
 
         The other fields were validated when this entry was built, so only
-        ``at`` is checked: bulk imports stamp every entry of a batch.
+        ``at`` is checked.
         """
+        return self._stamped(require_aware("recorded_at", at))
+
+    @classmethod
+    def all_recorded(cls, entries: Iterable[LedgerEntry], at: datetime) -> list[LedgerEntry]:
+        """``entries``, each without a ``recorded_at`` given ``at`` (checked once).
+
+        What a bulk import does to every entry of a batch.
+        """
+        stamp = require_aware("recorded_at", at)
+        return [e if e.recorded_at is not None else e._stamped(stamp) for e in entries]
+
+    def _stamped(self, at: datetime) -> LedgerEntry:
         return LedgerEntry.trusted(
             self.team_id,
             self.entry_id,
@@ -532,7 +546,7 @@ class LedgerEntry:
             self.credit_type,
             self.amount,
             self.occurred_at,
-            require_aware("recorded_at", at),
+            at,
             self.reverses,
         )
 
@@ -559,3 +573,36 @@ class LedgerEntry:
             and self.occurred_at == other.occurred_at
             and self.reverses == other.reverses
         )
+
+
+#: A ledger entry as a row of the audit export: ``(entry_id, kind, occurred_at,
+#: recorded_at, user_id, group_id, feature, credit_type, amount, reverses)``,
+#: ``kind`` as its value, datetimes aware (UTC), ``None`` where there is no value.
+LedgerRow = tuple[
+    str,
+    str,
+    datetime,
+    datetime | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    int,
+    str | None,
+]
+
+
+def ledger_row(entry: LedgerEntry) -> LedgerRow:
+    """``entry`` as a :data:`LedgerRow`."""
+    return (
+        entry.entry_id,
+        entry.kind.value,
+        entry.occurred_at,
+        entry.recorded_at,
+        entry.user_id,
+        entry.group_id,
+        entry.feature,
+        entry.credit_type,
+        entry.amount,
+        entry.reverses,
+    )

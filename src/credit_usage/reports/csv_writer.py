@@ -19,9 +19,16 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Literal, TextIO
 
-from credit_usage.domain.model import DEFAULT_FEATURES, FeatureSpec, LedgerEntry
+from credit_usage.domain.model import (
+    DEFAULT_FEATURES,
+    FeatureSpec,
+    LedgerEntry,
+    LedgerRow,
+    ledger_row,
+)
 from credit_usage.domain.results import LongRow, ReportRow
 from credit_usage.errors import ValidationError
 
@@ -32,6 +39,7 @@ __all__ = [
     "safe_cell",
     "wide_header",
     "write_ledger_csv",
+    "write_ledger_rows",
     "write_report_csv",
 ]
 
@@ -230,31 +238,55 @@ def write_ledger_csv(entries: Iterable[LedgerEntry], out: TextIO, *, excel: bool
     Returns:
         The number of entries written.
     """
+    return write_ledger_rows(map(ledger_row, entries), out, excel=excel)
+
+
+def write_ledger_rows(rows: Iterable[LedgerRow], out: TextIO, *, excel: bool = False) -> int:
+    """:func:`write_ledger_csv` of entries given as :data:`~credit_usage.domain.model.LedgerRow`.
+
+    What ``export_ledger_csv`` streams a storage's rows through.
+    """
     writer = _writer(out, excel)
     writer.writerow(LEDGER_HEADER)
     writerow = writer.writerow
     maybe_risky, safe = _MAYBE_RISKY_FIRST, safe_cell
     count = 0
+    last_recorded: datetime | None = None
+    recorded_text = ""
     # The hot loop of a million-row export. The spreadsheet-safety rule is
     # safe_cell's, but only a cell whose first character may start a formula
     # or hide one calls it; the common case, an id starting with a letter or a
-    # digit, costs a set lookup. Enum members are written as they are, since a
-    # StrEnum member is the string of its value.
-    for e in entries:
-        entry_id, user_id, group_id = e.entry_id, e.user_id or "", e.group_id or ""
-        credit_type, reverses = e.credit_type or "", e.reverses or ""
-        recorded_at = e.recorded_at
+    # digit, costs a set lookup. The entries of one import share their
+    # recorded_at, so it is formatted once.
+    for row in rows:
+        (
+            entry_id,
+            kind,
+            occurred_at,
+            recorded_at,
+            user_id,
+            group_id,
+            feature,
+            credit_type,
+            amount,
+            reverses,
+        ) = row
+        if recorded_at is not last_recorded:
+            last_recorded = recorded_at
+            recorded_text = recorded_at.isoformat() if recorded_at else ""
+        user_id, group_id = user_id or "", group_id or ""
+        credit_type, reverses = credit_type or "", reverses or ""
         writerow(
             (
                 safe(entry_id) if entry_id[:1] in maybe_risky else entry_id,
-                e.kind,
-                e.occurred_at.isoformat(),
-                recorded_at.isoformat() if recorded_at else "",
+                kind,
+                occurred_at.isoformat(),
+                recorded_text,
                 safe(user_id) if user_id[:1] in maybe_risky else user_id,
                 safe(group_id) if group_id[:1] in maybe_risky else group_id,
-                e.feature or "",
+                feature or "",
                 safe(credit_type) if credit_type[:1] in maybe_risky else credit_type,
-                e.amount,
+                amount,
                 safe(reverses) if reverses[:1] in maybe_risky else reverses,
             )
         )

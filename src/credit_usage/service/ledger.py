@@ -194,7 +194,7 @@ def record_many(ctx: Context, entries: Iterable[LedgerEntry], *, enforce_limits:
             field="team_id",
         )
     team_id = given[0].team_id
-    prepared = [e if e.recorded_at else e.recorded(now) for e in _dedupe(given)]
+    prepared = LedgerEntry.all_recorded(_dedupe(given), now)
 
     def plan(tx: TeamReads) -> Decision[int]:
         stored = tx.find_entries([e.entry_id for e in prepared])

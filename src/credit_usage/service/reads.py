@@ -30,7 +30,7 @@ from credit_usage.domain.results import (
 from credit_usage.domain.validation import require_id
 from credit_usage.errors import NotFoundError, RangeOutsideCycleError, ValidationError
 from credit_usage.ports import TeamReads
-from credit_usage.reports.csv_writer import write_ledger_csv, write_report_csv
+from credit_usage.reports.csv_writer import write_ledger_rows, write_report_csv
 from credit_usage.service.context import Context, require_instance
 
 __all__ = [
@@ -173,7 +173,8 @@ def export_ledger_csv(
         team = ctx.authorize(tx, viewer_id, Action.EXPORT)
         days = ctx.period(team, period, now)
         # Streamed inside the transaction: one consistent ledger, constant memory.
-        return write_ledger_csv(tx.iter_entries(days.start(team.tz), days.end(team.tz)), out)
+        rows = tx.iter_ledger_rows(days.start(team.tz), days.end(team.tz))
+        return write_ledger_rows(rows, out)
 
     return ctx.read_as(viewer_id, team_id, query)
 

@@ -30,6 +30,7 @@ from credit_usage.domain.model import (
     FeatureSpec,
     Group,
     LedgerEntry,
+    LedgerRow,
     Member,
     Plan,
     Role,
@@ -283,6 +284,9 @@ class OneCallReads:
 
     def usage_on_days(self, first: date, last: date) -> list[UsageCell]:
         return self._read(lambda tx: tx.usage_on_days(first, last))
+
+    def iter_ledger_rows(self, start: datetime, end: datetime) -> list[LedgerRow]:
+        return self._read(lambda tx: list(tx.iter_ledger_rows(start, end)))
 
     def member_sums_in_cycles(self, first: date, last: date) -> dict[str, MemberSums]:
         return self._read(lambda tx: tx.member_sums_in_cycles(first, last))

@@ -54,6 +54,9 @@ T = TypeVar("T")
 #: Ledger entries derived at a time when the figures are rebuilt or verified.
 REBUILD_PAGE: Final = 50_000
 _BEFORE_TIME: Final = rows.micros(datetime.min.replace(tzinfo=UTC))
+#: Where a page row (``ENTRY_COLUMNS`` then ``seq``) holds the keyset of the next page.
+_PAGE_OCCURRED_AT: Final = ENTRY_COLUMNS.index("occurred_at")
+_PAGE_SEQ: Final = len(ENTRY_COLUMNS)
 
 
 class _Statements:
@@ -447,6 +450,28 @@ class LedgerRecorder:
                 return
             last = found[-1]
             params["after_at"], params["after_seq"] = last.occurred_at, last.seq
+
+    def raw_pages(
+        self, conn: Connection, team_id: str, start: int, end: int, page: int
+    ) -> Iterator[list[Any]]:
+        """:meth:`row_pages` as the driver returns the rows (plain tuples, no conversion)."""
+        params: dict[str, object] = {
+            "team_id": team_id,
+            "after_at": start,
+            "after_seq": -1,
+            "end": end,
+            "page": page,
+        }
+        at, seq = _PAGE_OCCURRED_AT, _PAGE_SEQ
+        while True:
+            found = rows.raw(conn.execute(self.sql.entries_page, params))
+            if not found:
+                return
+            yield found
+            if len(found) < page:
+                return
+            last = found[-1]
+            params["after_at"], params["after_seq"] = last[at], last[seq]
 
     # -- maintenance ----------------------------------------------------------------
     def derive_again(self, conn: Connection, team: Team) -> None:

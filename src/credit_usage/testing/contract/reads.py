@@ -8,7 +8,7 @@ import pytest
 
 from credit_usage.domain.aggregate import MemberSums, member_sums
 from credit_usage.domain.ledger import ALL_TYPES, Balance, BalanceKey
-from credit_usage.domain.model import Feature, LedgerEntry
+from credit_usage.domain.model import Feature, LedgerEntry, ledger_row
 from credit_usage.ports import Storage, TeamReads
 from credit_usage.testing.builders import (
     CYCLE,
@@ -287,6 +287,28 @@ class LedgerReadsContract(_NeedsStorage):
             team_pool(CYCLE): Balance(used=7),
             BalanceKey(CYCLE, "user", "mia", "phone"): Balance(),
         }
+
+    def test_iter_ledger_rows_are_the_entries_as_rows(self, storage: Storage) -> None:
+        """iter_ledger_rows: iter_entries' entries, in its order, as ledger_row gives them."""
+        team = seed_team(storage)
+        first = usage("u1", amount=10, occurred_at=T0 - timedelta(hours=1))
+        append_entries(
+            storage,
+            team,
+            first,
+            usage("u2", amount=4, credit_type="phone", group_id=None),
+            grant("g1", amount=1_000),
+            usage("later", amount=1, occurred_at=T0 + timedelta(days=2)),
+        )
+        append_entries(storage, team, reversal("r1", first, amount=3), usage("u3", amount=2))
+        tx = reads(storage, "acme")
+        for start, end in ((START_OF_TIME, END_OF_TIME), (T0, T0 + timedelta(days=2))):
+            rows = tx.iter_ledger_rows(start, end)
+            assert rows == [ledger_row(e) for e in tx.iter_entries(start, end)]
+        rows = tx.iter_ledger_rows(START_OF_TIME, END_OF_TIME)
+        assert [row[0] for row in rows] == ["u1", "r1", "u2", "g1", "u3", "later"]
+        assert all(row[2].utcoffset() == timedelta(0) for row in rows)
+        assert rows[3][4:8] == (None, None, None, None)
 
     def test_member_sums_are_the_sums_of_the_cells(self, storage: Storage) -> None:
         """member_sums_*: each user's cells summed by feature and by credit type.
