@@ -335,7 +335,7 @@ class TestUsageReport:
 @pytest.mark.usefixtures("team")
 class TestExports:
     def test_wide_csv(self, app: CreditUsage) -> None:
-        """The wide export has DESIGN's header, neutralised text and integer counts."""
+        """The wide export has the documented header, neutralised text and integer counts."""
         set_member(app, "mia", name='=HYPERLINK("x")')
         use(app, "mia", "e1", 10)
         out = io.StringIO(newline="")
