@@ -1,1 +1,1 @@
-"""Turning results into files people open: CSV today, email later."""
+"""Turning results into what people open: CSV files, and the report and alert emails."""
