@@ -100,8 +100,15 @@ class BulkWriter:
             if (processor := self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
             is not None
         ]
-        self._compiled = (dialect, str(sql), order, processors)
-        return str(sql), order, processors
+        text = str(sql)
+        if self._dialect.column_arrays and dialect.driver == "psycopg":
+            # The arrays travel in psycopg's binary format: its text format
+            # quotes every element through a regular expression, a third of a
+            # 10,000-entry batch's time.
+            for name in self.columns:
+                text = text.replace(f"%({name})s", f"%({name})b")
+        self._compiled = (dialect, text, order, processors)
+        return text, order, processors
 
     def run(self, conn: Connection, rows: list[tuple[object, ...]]) -> None:
         """Write ``rows`` (tuples in the order of ``columns``) in one statement."""

@@ -57,6 +57,13 @@ class SqlDialect:
         )
         return statement
 
+    def one_of(self, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
+        """``column`` is one of the values of the list parameter ``name``.
+
+        An expanding ``IN (...)``: SQLAlchemy renders one placeholder per value.
+        """
+        return column.in_(sa.bindparam(name, expanding=True))
+
     def retryable(self, error: BaseException) -> bool:
         """Whether the driver's ``error`` aborted a transaction that may simply run again.
 

@@ -96,7 +96,7 @@ class _Statements:
             limits.c.scope, limits.c.subject_id, limits.c.credit_type, limits.c.credits
         ).where(limits.c.team_id == team_param)
         self.select_limits_of = self.select_limits.where(
-            limits.c.subject_id.in_(sa.bindparam("subject_ids", expanding=True))
+            dialect.one_of(limits.c.subject_id, "subject_ids")
         )
         self.delete_limit = limits.delete().where(
             limits.c.team_id == team_param,
@@ -109,13 +109,13 @@ class _Statements:
         entry_cols = [ledger.c[name] for name in ENTRY_COLUMNS]
         self.find_entries = sa.select(*entry_cols).where(
             ledger.c.team_id == team_param,
-            ledger.c.entry_id.in_(sa.bindparam("entry_ids", expanding=True)),
+            dialect.one_of(ledger.c.entry_id, "entry_ids"),
         )
         self.reversed_totals = (
             sa.select(ledger.c.reverses, sa.func.sum(ledger.c.amount))
             .where(
                 ledger.c.team_id == team_param,
-                ledger.c.reverses.in_(sa.bindparam("entry_ids", expanding=True)),
+                dialect.one_of(ledger.c.reverses, "entry_ids"),
             )
             .group_by(ledger.c.reverses)
         )
@@ -229,7 +229,7 @@ class _Statements:
             balances.c.team_id == team_param,
             balances.c.cycle.in_(sa.bindparam("cycles", expanding=True)),
             balances.c.scope.in_(sa.bindparam("scopes", expanding=True)),
-            balances.c.subject_id.in_(sa.bindparam("subjects", expanding=True)),
+            dialect.one_of(balances.c.subject_id, "subjects"),
         )
         # The balances of one cycle (nearly every write and read): no date column
         # to convert, so its rows are read as the driver returns them.
@@ -237,7 +237,7 @@ class _Statements:
             balances.c.team_id == team_param,
             balances.c.cycle == sa.bindparam("cycle"),
             balances.c.scope.in_(sa.bindparam("scopes", expanding=True)),
-            balances.c.subject_id.in_(sa.bindparam("subjects", expanding=True)),
+            dialect.one_of(balances.c.subject_id, "subjects"),
         )
         self.all_daily: sa.Select[Any] = sa.select(daily.c.day, *dims, daily.c.credits).where(
             daily.c.team_id == team_param

@@ -43,6 +43,14 @@ class PostgresDialect(SqlDialect):
     def insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
 
+    def one_of(self, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
+        """``column = ANY(:name)``: one array parameter, whatever the list's length.
+
+        An expanding ``IN`` of 10,000 entry ids is rendered, sent and parsed
+        as a statement with 10,000 placeholders for every batch.
+        """
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+
     def retryable(self, error: BaseException) -> bool:
         return getattr(error, "sqlstate", None) in _RETRYABLE
 
