@@ -77,6 +77,14 @@ def make_sql(request: pytest.FixtureRequest) -> Iterator[SqlStorageFactory]:
 
 
 @pytest.fixture
+def postgres(request: pytest.FixtureRequest) -> Iterator[SqlStorage]:
+    """An empty PostgreSQL storage (for what only PostgreSQL does)."""
+    factories = sql_storage_factory("postgres", request)
+    yield next(factories)()
+    next(factories, None)  # the factory's clean-up
+
+
+@pytest.fixture
 def storage(make_sql: SqlStorageFactory) -> SqlStorage:
     return make_sql()
 
@@ -234,6 +242,45 @@ class TestEveryStatementNamesOneTeam:
             ("DELETE FROM t1_ledger WHERE t1_ledger.team_id = ?", False),
         ]
         assert unscoped(seen, "t1_") == [seen[0][0], seen[1][0]]
+
+
+class TestTransactionCharacteristics:
+    """Reads see one snapshot, read only; writes read committed; connections go back clean."""
+
+    @pytest.mark.postgres
+    def test_each_call_runs_at_its_isolation_level_on_postgres(
+        self, postgres: SqlStorage, clock: Clock
+    ) -> None:
+        """psycopg states them in its BEGIN; the connection's own settings come back after."""
+        storage = postgres
+        app = CreditUsage(storage=storage, clock=clock)
+        seed(app)
+        seen: list[tuple[str, str]] = []
+        teams = f"FROM {storage.table_prefix}teams"
+
+        def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if teams in statement:
+                with conn.connection.driver_connection.cursor() as raw:
+                    raw.execute("SHOW transaction_isolation")
+                    level = raw.fetchone()[0]
+                    raw.execute("SHOW transaction_read_only")
+                    seen.append((level, raw.fetchone()[0]))
+
+        event.listen(storage.engine, "after_cursor_execute", after)
+        try:
+            app.snapshot("ada", "acme")
+            app.record_usage(
+                "acme", "mia", feature="api", credit_type="email", amount=1,
+                occurred_at=NOW, entry_id="iso-1",
+            )  # fmt: skip
+        finally:
+            event.remove(storage.engine, "after_cursor_execute", after)
+        assert seen[0] == ("repeatable read", "on")
+        assert seen[-1] == ("read committed", "off")
+        with storage.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert (raw.isolation_level, raw.read_only) == (None, None)
+            assert conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "off"
 
 
 class TestBulkWrites:

@@ -132,9 +132,13 @@ class Datastore:
         attempts = MAX_ATTEMPTS if write and retry else 1
         for attempt in range(1, attempts + 1):
             try:
-                with self._turns, self.connect() as conn, conn.begin():
-                    self.dialect.begin(conn, write=write)
-                    return work(conn)
+                with self._turns, self.connect() as conn:
+                    try:
+                        with conn.begin():
+                            self.dialect.begin(conn, write=write)
+                            return work(conn)
+                    finally:
+                        self.dialect.finish(conn)
             except DBAPIError as exc:
                 if attempt == attempts or not self.dialect.retryable(driver_error(exc)):
                     raise self.failure(doing, exc) from self.scrubbed(driver_error(exc))

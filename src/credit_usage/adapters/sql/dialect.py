@@ -41,6 +41,12 @@ class SqlDialect:
         a read must see one snapshot from its first statement to its last.
         """
 
+    def finish(self, conn: Connection) -> None:
+        """Undo what :meth:`begin` set on the connection, once its transaction has ended.
+
+        The connection goes back to the pool as the engine's owner left it.
+        """
+
     def join(self, conn: Connection, *, write: bool) -> None:
         """Prepare a host's connection, inside the host's transaction, for a call's savepoint."""
 

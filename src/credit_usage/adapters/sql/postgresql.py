@@ -22,6 +22,13 @@ __all__ = ["CockroachDialect", "PostgresDialect"]
 _RETRYABLE: Final = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 #: PostgreSQL hashes a constant ``IN`` list from this many items on.
 _HASHED_LIST: Final = 9
+#: Where a connection keeps the isolation level and read-only flag begin() replaced.
+_SAVED: Final = "credit_usage.saved_transaction_characteristics"
+
+
+def _idle(raw: Any) -> bool:
+    """Whether the psycopg connection ``raw`` is outside any transaction (status IDLE)."""
+    return bool(raw.info.transaction_status == 0)
 
 
 class PostgresDialect(SqlDialect):
@@ -34,11 +41,31 @@ class PostgresDialect(SqlDialect):
     column_arrays: ClassVar[bool] = True
 
     def begin(self, conn: Connection, *, write: bool) -> None:
+        raw = conn.connection.driver_connection
+        if conn.dialect.driver == "psycopg" and raw is not None and _idle(raw):
+            from psycopg import IsolationLevel  # the driver in use: imported already
+
+            # psycopg states both in the BEGIN it sends with the first
+            # statement: no round trip of its own (see finish()).
+            conn.info[_SAVED] = (raw.isolation_level, raw.read_only)
+            raw.isolation_level = (
+                IsolationLevel.READ_COMMITTED if write else IsolationLevel.REPEATABLE_READ
+            )
+            raw.read_only = not write
+            return
         conn.exec_driver_sql(
             "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
             if write
             else "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
         )
+
+    def finish(self, conn: Connection) -> None:
+        saved = conn.info.pop(_SAVED, None)
+        if saved is None or conn.closed or conn.invalidated:
+            return
+        raw = conn.connection.driver_connection
+        if raw is not None and _idle(raw):
+            raw.isolation_level, raw.read_only = saved
 
     def insert(self, table: sa.Table) -> Any:
         return postgresql.insert(table)
