@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import attrs
 from attrs import Factory, frozen
 
 from credit_usage.domain.aggregate import MemberSums, UsageCell, member_sums
@@ -302,7 +301,8 @@ class _Breakdown:
         if found is not None:
             by_feature.update(found.by_feature)
             by_type.update(found.by_credit_type)
-        usage = MemberUsage(
+        limits = {} if state is None else _limit_fields(state, forecast)
+        return MemberUsage(
             user_id=member.user_id,
             name=member.name,
             email=member.email,
@@ -311,10 +311,8 @@ class _Breakdown:
             used=sum(by_feature.values()),
             by_feature=by_feature,
             by_credit_type=by_type,
+            **limits,
         )
-        if state is None:
-            return usage
-        return attrs.evolve(usage, **_limit_fields(state, forecast))
 
 
 def _limit_fields(state: LimitState, forecast: Forecast | None) -> dict[str, Any]:
