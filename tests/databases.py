@@ -19,13 +19,14 @@ import itertools
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from credit_usage import SqlStorage
+from credit_usage import SqlStorage, Storage
 
 __all__ = ["SQL_KINDS", "SqlStorageFactory", "server_url", "sql_storage_factory"]
 
@@ -197,3 +198,22 @@ def _empty(storage: SqlStorage, database: _Database) -> None:
         database.clean.append(storage.table_prefix)
     finally:
         storage.engine.dispose()
+
+
+@contextmanager
+def sibling_storages(storage: Storage, count: int) -> Iterator[list[Storage]]:
+    """``count`` storage objects on the same data: new engines for SQL, the one object in memory.
+
+    What separate workers or processes would each build: racing tests give
+    every thread its own.
+    """
+    if not isinstance(storage, SqlStorage):
+        yield [storage] * count
+        return
+    url = storage.engine.url.render_as_string(hide_password=False)
+    made = [SqlStorage.from_url(url, table_prefix=storage.table_prefix) for _ in range(count)]
+    try:
+        yield list(made)
+    finally:
+        for sibling in made:
+            sibling.engine.dispose()

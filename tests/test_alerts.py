@@ -27,7 +27,8 @@ from credit_usage import (
 )
 from credit_usage.testing.builders import make_group, make_member, make_team, usage
 from tests.conftest import NOW, Clock, StorageFactory
-from tests.test_reports import SENDER, _siblings
+from tests.databases import sibling_storages
+from tests.test_reports import SENDER
 
 MIA_100 = CreditLimit(scope="user", subject_id="mia", credits=100)
 CYCLE_FIRST = date(2026, 11, 15)
@@ -251,7 +252,7 @@ def test_racing_writers_record_exactly_one_alert_per_crossing(
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
     barrier = threading.Barrier(THREADS)
-    with _siblings(storage, THREADS) as storages:
+    with sibling_storages(storage, THREADS) as storages:
 
         def work(worker: int) -> None:
             app = CreditUsage(storages[worker], clock=Clock(NOW))

@@ -11,9 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -23,13 +22,13 @@ from credit_usage import (
     CreditLimit,
     CreditLimitExceededError,
     CreditUsage,
-    InMemoryStorage,
     InsufficientCreditsError,
     SqlStorage,
     Storage,
 )
 from credit_usage.testing.builders import make_group, make_member, make_team
 from tests.conftest import NOW, Clock, StorageFactory
+from tests.databases import sibling_storages
 
 THREADS = 16
 SPENDS = 20
@@ -48,28 +47,12 @@ def _setup(storage: Storage, *, pool: int = 1_000_000) -> CreditUsage:
     return app
 
 
-@contextmanager
-def _siblings(storage: Storage, count: int) -> Iterator[list[Storage]]:
-    """``count`` storages of the same data: new engines for SQL, the one object in memory."""
-    if isinstance(storage, InMemoryStorage):
-        yield [storage] * count
-        return
-    assert isinstance(storage, SqlStorage)
-    url = storage.engine.url.render_as_string(hide_password=False)
-    made = [SqlStorage.from_url(url, table_prefix=storage.table_prefix) for _ in range(count)]
-    try:
-        yield list(made)
-    finally:
-        for sibling in made:
-            sibling.engine.dispose()
-
-
 def _race(storage: Storage, users: Callable[[int], str], refusal: type[Exception]) -> Counter[str]:
     """Run THREADS threads of SPENDS one-credit spends; count what happened."""
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
     barrier = threading.Barrier(THREADS)
-    with _siblings(storage, THREADS) as storages:
+    with sibling_storages(storage, THREADS) as storages:
 
         def work(worker: int) -> None:
             app = CreditUsage(storages[worker], clock=Clock(NOW))

@@ -15,7 +15,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 
@@ -32,12 +31,12 @@ from credit_usage import (
     PermissionDeniedError,
     PlanNotEligibleError,
     SmtpMailer,
-    SqlStorage,
     Storage,
     ValidationError,
 )
 from credit_usage.testing.builders import make_group, make_member, make_team
 from tests.conftest import NOW, Clock, StorageFactory
+from tests.databases import sibling_storages
 from tests.smtp import HOST, Sink, free_port, smtp_server
 
 SENDER = "reports@usage.example.com"
@@ -453,22 +452,6 @@ class _SlowMailer:
         self.inner.send(message)
 
 
-@contextmanager
-def _siblings(storage: Storage, count: int) -> Iterator[list[Storage]]:
-    """``count`` storage objects on the same data: new engines for SQL."""
-    if isinstance(storage, InMemoryStorage):
-        yield [storage] * count
-        return
-    assert isinstance(storage, SqlStorage)
-    url = storage.engine.url.render_as_string(hide_password=False)
-    made = [SqlStorage.from_url(url, table_prefix=storage.table_prefix) for _ in range(count)]
-    try:
-        yield made
-    finally:
-        for sibling in made:
-            sibling.engine.dispose()
-
-
 @pytest.fixture
 def sink() -> Iterator[Sink]:
     with smtp_server(Sink()) as server:
@@ -496,7 +479,7 @@ def test_two_workers_send_each_report_exactly_once(
     results: list[list[DeliveryResult]] = [[], []]
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
-    with _siblings(storage, 2) as storages:
+    with sibling_storages(storage, 2) as storages:
 
         def work(worker: int) -> None:
             mailer = _SlowMailer(SmtpMailer(HOST, sink.port, starttls=False, timeout=10))

@@ -30,6 +30,7 @@ from credit_usage.domain.validation import require_id
 from credit_usage.errors import CreditUsageError, ValidationError
 from credit_usage.ports import Decision, TeamReads
 from credit_usage.service.context import Context
+from credit_usage.service.deliveries import mark
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -110,9 +111,9 @@ def _deliver_team(ctx: Context, team_id: str, now: datetime, lease: timedelta) -
             assert ctx.mailer is not None  # checked by deliver_alerts
             ctx.mailer.send(message)
         except Exception as exc:  # One failure never stops the other alerts.
-            _mark(ctx, team_id, delivery, DeliveryState.FAILED, now, describe_failure(exc))
+            mark(ctx, team_id, delivery, DeliveryState.FAILED, now, describe_failure(exc))
             continue
-        _mark(ctx, team_id, delivery, DeliveryState.SENT, now, None)
+        mark(ctx, team_id, delivery, DeliveryState.SENT, now, None)
         sent += 1
     return sent
 
@@ -166,22 +167,3 @@ def _message(
         message_id=delivery.message_id or "",
         date=alert.created_at,
     )
-
-
-def _mark(
-    ctx: Context,
-    team_id: str,
-    delivery: Delivery,
-    state: DeliveryState,
-    now: datetime,
-    error: str | None,
-) -> None:
-    def plan(tx: TeamReads) -> Decision[None]:
-        current = tx.deliveries([delivery.delivery_id]).get(delivery.delivery_id)
-        if current is None or current.state.final or current.claimed_at != delivery.claimed_at:
-            return Decision(Batch.empty(), None)
-        return Decision(
-            Batch.empty(), None, set_deliveries=(finish(current, state, now=now, error=error),)
-        )
-
-    ctx.storage.append(team_id, plan)

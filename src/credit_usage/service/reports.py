@@ -47,6 +47,7 @@ from credit_usage.domain.validation import require_id, to_enum
 from credit_usage.errors import CreditUsageError, NotFoundError, ValidationError
 from credit_usage.ports import Decision, TeamReads
 from credit_usage.service.context import Context
+from credit_usage.service.deliveries import mark
 from credit_usage.service.reads import build_period_report
 
 if TYPE_CHECKING:
@@ -250,9 +251,9 @@ def _send(ctx: Context, team_id: str, job: _Claimed, now: datetime) -> DeliveryR
     except Exception as exc:  # A failure of one report never stops the others.
         error = describe_failure(exc)
         log.warning("report %s of %s failed: %s", schedule.schedule_id, period.days, error)
-        _mark(ctx, team_id, job, DeliveryState.FAILED, now, error)
+        mark(ctx, team_id, job.delivery, DeliveryState.FAILED, now, error)
         return _result(schedule, period, DeliveryStatus.FAILED, job.delivery, error)
-    _mark(ctx, team_id, job, DeliveryState.SENT, now, None)
+    mark(ctx, team_id, job.delivery, DeliveryState.SENT, now, None)
     return _result(schedule, period, DeliveryStatus.SENT, job.delivery, None)
 
 
@@ -282,27 +283,6 @@ def _compose(
         message_id=delivery.message_id or "",
         date=period.end,
     )
-
-
-def _mark(
-    ctx: Context,
-    team_id: str,
-    job: _Claimed,
-    state: DeliveryState,
-    now: datetime,
-    error: str | None,
-) -> None:
-    """Mark a claimed report sent or failed; if another worker took it over, leave it."""
-
-    def plan(tx: TeamReads) -> Decision[None]:
-        current = tx.deliveries([job.delivery.delivery_id]).get(job.delivery.delivery_id)
-        if current is None or current.state.final or current.claimed_at != job.delivery.claimed_at:
-            return Decision(Batch.empty(), None)
-        return Decision(
-            Batch.empty(), None, set_deliveries=(finish(current, state, now=now, error=error),)
-        )
-
-    ctx.storage.append(team_id, plan)
 
 
 def _result(
