@@ -5,10 +5,11 @@ from __future__ import annotations
 import calendar
 import itertools
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
+from dateutil import tz as dateutil_tz
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -279,6 +280,36 @@ class TestCycleAt:
         assert schedule.cycle_at(instant, "Pacific/Chatham") == schedule.cycle_at(
             instant, ZoneInfo("Pacific/Chatham")
         )
+
+    @given(schedule=schedules(), tz=zone_names(), instant=aware_instants())
+    def test_any_tzinfo_gives_the_cycle_of_the_iana_zone(
+        self, schedule: BillingSchedule, tz: str, instant: datetime
+    ) -> None:
+        """dateutil's zones (not cached, unlike IANA zones) find the same cycle as ZoneInfo."""
+        other = dateutil_tz.gettz(tz)
+        assert other is not None
+        assert schedule.cycle_at(instant, other) == schedule.cycle_at(instant, tz)
+
+    def test_a_tzinfo_of_its_own_is_asked_every_time(self) -> None:
+        """Cycle bounds are remembered only for immutable zones: a tzinfo of the host's is not."""
+
+        class Shifting(tzinfo):
+            """UTC+0, then UTC+12 once the host changes it."""
+
+            offset = timedelta(0)
+
+            def utcoffset(self, dt: datetime | None) -> timedelta:
+                return self.offset
+
+            def dst(self, dt: datetime | None) -> timedelta:
+                return timedelta(0)
+
+        zone_ = Shifting()
+        schedule = BillingSchedule(anchor=date(2026, 1, 1))
+        instant = utc(2026, 3, 31, 13)
+        assert schedule.cycle_at(instant, zone_).first_day == date(2026, 3, 1)
+        zone_.offset = timedelta(hours=12)  # 1 April, 01:00 local
+        assert schedule.cycle_at(instant, zone_).first_day == date(2026, 4, 1)
 
     def test_a_naive_instant_is_refused(self) -> None:
         """A naive datetime has no place in time, so cycle_at refuses it."""

@@ -303,12 +303,17 @@ class TestBulkWrites:
         inserts = [
             (sql, many)
             for sql, many in seen
-            if re.match(rf"\s*INSERT INTO \S*{storage.table_prefix}ledger", sql)
+            if re.search(rf"INSERT INTO \S*{storage.table_prefix}ledger\b", sql)
         ]
         assert len(inserts) == 1
         sql, many = inserts[0]
         if storage.engine.dialect.name == "postgresql":
+            # One statement: the ledger, the three derived tables, the team's position.
             assert "unnest(" in sql
+            assert sql.startswith("WITH ")
+            for table in ("ledger", "daily_usage", "cycle_usage", "balances"):
+                assert re.search(rf"INSERT INTO \S*{storage.table_prefix}{table}\b", sql), table
+            assert re.search(rf"UPDATE \S*{storage.table_prefix}teams\b", sql)
         else:
             assert many
         assert len(seen) < 20, [sql[:60] for sql, _ in seen]

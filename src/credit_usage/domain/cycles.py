@@ -21,9 +21,12 @@ for any other, or for the cycle of an instant outside that span, is a
 
 from __future__ import annotations
 
+import functools
 import operator
-from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta, tzinfo
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta, timezone, tzinfo
 from enum import StrEnum
+from typing import Final
+from zoneinfo import ZoneInfo
 
 from attrs import field, frozen
 from dateutil.relativedelta import relativedelta
@@ -249,11 +252,12 @@ class BillingSchedule:
             k = local.year - self.anchor.year
         # The estimate is off by at most one either way (the anchor's day of the
         # month); walk to the cycle whose bounds hold the instant.
-        while local_midnight(self._day(k, k), zone_) > instant:
+        start, cycle = (_start, _cycle) if type(zone_) in _FIXED_ZONES else _UNCACHED
+        while start(self, zone_, k, k) > instant:
             k -= 1
-        while local_midnight(self._day(k + 1, k), zone_) <= instant:
+        while start(self, zone_, k + 1, k) <= instant:
             k += 1
-        return self.cycle(k, zone_)
+        return cycle(self, zone_, k)
 
     def cycles_between(self, start: datetime, end: datetime, tz: tzinfo | str) -> list[Cycle]:
         """Every cycle that overlaps ``[start, end)``, in order."""
@@ -268,3 +272,23 @@ class BillingSchedule:
         while cycles[-1].end < end:
             cycles.append(self.cycle(cycles[-1].index + 1, zone_))
         return cycles
+
+
+def _start_of(schedule: BillingSchedule, zone_: tzinfo, k: int, asked: int) -> datetime:
+    """The instant cycle ``k`` of ``schedule`` begins in ``zone_`` (else refuse ``asked``)."""
+    return local_midnight(schedule._day(k, asked), zone_)
+
+
+def _cycle_of(schedule: BillingSchedule, zone_: tzinfo, k: int) -> Cycle:
+    """Cycle ``k`` of ``schedule`` in ``zone_``."""
+    return schedule.cycle(k, zone_)
+
+
+# Writes look up the cycle of nearly the same instant again and again: the
+# bounds of a schedule's cycles are computed once per zone. Only for zones
+# that are immutable values (IANA zones, fixed offsets); any other tzinfo is
+# asked every time.
+_FIXED_ZONES: Final = (ZoneInfo, timezone)
+_start = functools.lru_cache(maxsize=4096)(_start_of)
+_cycle = functools.lru_cache(maxsize=4096)(_cycle_of)
+_UNCACHED: Final = (_start_of, _cycle_of)

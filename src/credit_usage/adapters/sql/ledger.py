@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from credit_usage.adapters.sql import rows
-from credit_usage.adapters.sql.bulk import BulkWriter
+from credit_usage.adapters.sql.bulk import BulkWriter, ChainedWrites
 from credit_usage.adapters.sql.datastore import Datastore, driver_error
 from credit_usage.adapters.sql.outbox import OutboxRecorder
 from credit_usage.adapters.sql.reads import SqlReads
@@ -269,6 +269,16 @@ class _Statements:
             ("used", "granted"),
         )
         self.keyed_cells = tables.keyed_cells
+        # PostgreSQL: an append's five writes as one statement (one round trip).
+        self.append_all = (
+            ChainedWrites(
+                (self.insert_entries, self.add_daily, self.add_cycles, self.add_balances),
+                self.set_position,
+            )
+            if dialect.column_arrays
+            else None
+        )
+        self.ledger_table = ledger.name
 
 
 class _CellRows:
@@ -308,6 +318,7 @@ class LedgerRecorder:
     def __init__(self, store: Datastore, tables: Tables) -> None:
         self.store = store
         self.sql = _Statements(tables, store)
+        self.teams = rows.TeamDecoder()
         self.outbox = OutboxRecorder(store, tables)
 
     def using(self, store: Datastore) -> LedgerRecorder:
@@ -344,21 +355,7 @@ class LedgerRecorder:
             decision = plan(reads)
             batch = decision.batch
             if batch.entries:
-                entry_rows = [
-                    rows.entry_row(team_id, reads.ledger_seq + 1 + i, e)
-                    for i, e in enumerate(batch.entries)
-                ]
-                try:
-                    self.sql.insert_entries.run(conn, entry_rows)
-                except IntegrityError as exc:
-                    raise _EntryConflict(batch.entries) from driver_error(exc)
-                params = {
-                    "key_team": team_id,
-                    "new_seq": reads.ledger_seq + len(entry_rows),
-                    "new_volume": reads.volume() + batch.volume,
-                }
-                conn.execute(self.sql.set_position, params)
-            self.add_figures(conn, team_id, batch)
+                self._write(conn, team_id, reads, batch)
             self._change_limits(conn, team_id, decision)
             self.outbox.write(
                 conn,
@@ -377,6 +374,38 @@ class LedgerRecorder:
             # Described only now: PostgreSQL refuses reads in a failed transaction.
             raise self._conflict(team_id, conflict.entries) from conflict.__cause__
 
+    def _write(self, conn: Connection, team_id: str, reads: SqlReads, batch: Batch) -> None:
+        """Insert the batch's entries, add its figures and move the team's position on.
+
+        Raises:
+            _EntryConflict: an entry id of the batch is stored already.
+        """
+        sql = self.sql
+        entry_rows = [
+            rows.entry_row(team_id, reads.ledger_seq + 1 + i, e)
+            for i, e in enumerate(batch.entries)
+        ]
+        position = {
+            "key_team": team_id,
+            "new_seq": reads.ledger_seq + len(entry_rows),
+            "new_volume": reads.volume() + batch.volume,
+        }
+        if sql.append_all is not None:
+            try:
+                sql.append_all.run(conn, [entry_rows, *self._figure_rows(team_id, batch)], position)
+            except IntegrityError as exc:
+                table = getattr(getattr(exc.orig, "diag", None), "table_name", None)
+                if table != sql.ledger_table:
+                    raise
+                raise _EntryConflict(batch.entries) from driver_error(exc)
+            return
+        try:
+            sql.insert_entries.run(conn, entry_rows)
+        except IntegrityError as exc:
+            raise _EntryConflict(batch.entries) from driver_error(exc)
+        conn.execute(sql.set_position, position)
+        self.add_figures(conn, team_id, batch)
+
     def _change_limits(self, conn: Connection, team_id: str, decision: Decision[T]) -> None:
         """Store the decision's limits (each replacing its key's) and delete the removed ones."""
         for limit in (*decision.set_limits, *decision.removed_limits):
@@ -387,19 +416,24 @@ class LedgerRecorder:
     def add_figures(self, conn: Connection, team_id: str, batch: Batch) -> None:
         """Add the batch's roll-up, counter and balance deltas, one upsert per table."""
         sql = self.sql
-        cell = _CellRows(team_id, sql.keyed_cells)
-        if batch.daily:
-            sql.add_daily.run(conn, [cell.row(k.day, k, n) for k, n in batch.daily.items()])
-        if batch.cycles:
-            sql.add_cycles.run(conn, [cell.row(k.cycle, k, n) for k, n in batch.cycles.items()])
-        if batch.balances:
-            sql.add_balances.run(
-                conn,
-                [
-                    (team_id, k.cycle, k.scope, k.subject_id, k.credit_type, b.used, b.granted)
-                    for k, b in batch.balances.items()
-                ],
-            )
+        daily, cycles, balances = self._figure_rows(team_id, batch)
+        sql.add_daily.run(conn, daily)
+        sql.add_cycles.run(conn, cycles)
+        sql.add_balances.run(conn, balances)
+
+    def _figure_rows(
+        self, team_id: str, batch: Batch
+    ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]:
+        """The rows of the batch's roll-up, counter and balance deltas."""
+        cell = _CellRows(team_id, self.sql.keyed_cells)
+        return (
+            [cell.row(k.day, k, n) for k, n in batch.daily.items()],
+            [cell.row(k.cycle, k, n) for k, n in batch.cycles.items()],
+            [
+                (team_id, k.cycle, k.scope, k.subject_id, k.credit_type, b.used, b.granted)
+                for k, b in batch.balances.items()
+            ],
+        )
 
     def _conflict(self, team_id: str, entries: Sequence[LedgerEntry]) -> IdempotencyConflictError:
         """Which entry ids clashed, worked out after the failed write rolled back."""

@@ -47,7 +47,7 @@ class SqlReads:
         self._sql = recorder.sql
         self._conn = conn
         self.team_id: str = row.team_id
-        self._team = rows.team(row)
+        self._team = recorder.teams(row)
         #: The team's ledger position when the transaction began.
         self.ledger_seq = int(row.ledger_seq)
         self._volume = int(row.ledger_volume)

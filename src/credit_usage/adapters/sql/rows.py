@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar, cast
+from typing import Any, ClassVar, Final, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -81,6 +81,39 @@ def team(row: sa.Row[Any]) -> Team:
         credit_types=tuple(row.credit_types.split(",")),
         features=_features(row.features),
     )
+
+
+class TeamDecoder:
+    """Teams from rows of the teams table, each distinct row decoded (and validated) once.
+
+    Every call reads its team's row; the row changes only when the team's
+    settings do (its ledger position aside, which is not part of the key).
+    """
+
+    #: Distinct rows kept before the cache starts afresh.
+    LIMIT: ClassVar[int] = 1024
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[object, ...], Team] = {}
+
+    def __call__(self, row: sa.Row[Any]) -> Team:
+        key = (
+            row.team_id,
+            row.name,
+            row.plan,
+            row.billing_anchor,
+            row.billing_period,
+            row.credits_per_cycle,
+            row.timezone,
+            row.credit_types,
+            row.features,
+        )
+        found = self._known.get(key)
+        if found is None:
+            if len(self._known) >= self.LIMIT:
+                self._known.clear()
+            found = self._known[key] = team(row)
+        return found
 
 
 def _features(stored: str | None) -> tuple[FeatureSpec, ...]:
