@@ -324,3 +324,33 @@ def _drop(server: str, database: str) -> None:
 
     with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_record_usage_comparison_runs(backend: str, request: pytest.FixtureRequest) -> None:
+    """``record_usage_ab.py`` prints one line of figures and leaves no database behind."""
+    options = ["--calls", "3", "--repeat", "1"]
+    if backend == "postgres":
+        from tests.databases import server_url
+
+        url = sa.make_url(server_url("postgres", request))
+        server = f"host={url.host} port={url.port or 5432} user={url.username}"
+        database = f"credit_usage_ab_test_{os.getpid()}_{secrets.token_hex(4)}"
+        options += ["--postgres", server, "--postgres-db", database]
+    printed = _python("record_usage_ab.py", backend, *options)
+    found = re.fullmatch(rf"{backend} ours (\d+) µs raw (\d+) µs ratio ([\d.]+)\n", printed)
+    assert found, printed
+    ours, raw, ratio = (float(g) for g in found.groups())
+    assert ours > 0
+    assert raw > 0
+    assert ratio == pytest.approx(ours / raw, rel=0.05, abs=0.01)
+    if backend == "postgres":
+        import psycopg
+
+        with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
+            listed = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            left = listed.fetchone()
+        _drop(server, database)
+        assert left is None
