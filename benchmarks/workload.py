@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from credit_usage import (
     BillingSchedule,
-    EntryKind,
     Feature,
     Group,
     LedgerEntry,
@@ -33,7 +32,7 @@ from credit_usage import (
 )
 
 # The shared builders need no pytest.
-from credit_usage.testing.builders import make_group, make_member, make_team
+from credit_usage.testing.builders import make_group, make_member, make_team, usage
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The benchmark's "now": late in the cycle 2026-11-01..2026-11-30 (UTC).
@@ -325,16 +324,16 @@ def _batches(
     for n, (user_id, group_id, feature, credit_type, amount, at) in enumerate(draws):
         entry_id = f"{team_id}-e{n:07d}"
         entries.append(
-            LedgerEntry(
+            usage(
+                entry_id,
                 team_id=team_id,
-                entry_id=entry_id,
-                kind=EntryKind.USAGE,
                 user_id=user_id,
                 group_id=group_id,
                 feature=feature,
                 credit_type=credit_type,
                 amount=amount,
                 occurred_at=from_micros(at),
+                recorded_at=None,
             )
         )
         rows.append((team_id, entry_id, user_id, group_id, feature.value, credit_type, amount, at))

@@ -7,8 +7,6 @@ per crossing.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from datetime import date
 
 import pytest
@@ -27,7 +25,8 @@ from credit_usage import (
 )
 from credit_usage.testing.builders import make_group, make_member, make_team, usage
 from tests.conftest import NOW, Clock, StorageFactory
-from tests.databases import sibling_storages
+from tests.test_limit_races import THREADS, race
+from tests.test_limits import spend
 from tests.test_reports import SENDER
 
 MIA_100 = CreditLimit(scope="user", subject_id="mia", credits=100)
@@ -42,15 +41,6 @@ def mailer() -> InMemoryMailer:
 @pytest.fixture
 def app(storage: Storage, clock: Clock, mailer: InMemoryMailer) -> CreditUsage:
     return CreditUsage(storage, mailer, clock, sender=SENDER)
-
-
-def spend(
-    app: CreditUsage, entry_id: str, amount: int, *, user: str = "mia", credit_type: str = "email"
-) -> LedgerEntry:
-    return app.record_usage(
-        "acme", user, feature="api", credit_type=credit_type, amount=amount,
-        occurred_at=NOW, entry_id=entry_id,
-    )  # fmt: skip
 
 
 def batch_entry(entry_id: str, amount: int) -> LedgerEntry:
@@ -226,7 +216,7 @@ class TestDelivering:
         assert app.deliver_alerts() == 1
 
 
-THREADS = 16
+#: Each of the THREADS writers tries this many spends (160 in all, for 100 credits).
 SPENDS = 10
 
 
@@ -249,34 +239,8 @@ def test_racing_writers_record_exactly_one_alert_per_crossing(
     setup.set_credit_limit(
         "ada", "acme", CreditLimit(scope="group", subject_id="sales", credits=120)
     )
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-    barrier = threading.Barrier(THREADS)
-    with sibling_storages(storage, THREADS) as storages:
-
-        def work(worker: int) -> None:
-            app = CreditUsage(storages[worker], clock=Clock(NOW))
-            barrier.wait(timeout=30)
-            for i in range(SPENDS):
-                try:
-                    app.record_usage(
-                        "acme", "mia", feature="api", credit_type="email", amount=1,
-                        occurred_at=NOW, entry_id=f"w{worker}-{i}",
-                    )  # fmt: skip
-                    outcome = "spent"
-                except CreditLimitExceededError:
-                    outcome = "refused"
-                except Exception as exc:  # counted, so that the assertion shows it
-                    outcome = f"{type(exc).__name__}: {exc}"
-                with lock:
-                    outcomes[outcome] += 1
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-    assert outcomes == {"spent": 100, "refused": THREADS * SPENDS - 100}
+    outcomes = race(storage, lambda _: "mia", CreditLimitExceededError, spends=SPENDS)
+    assert outcomes == {"accepted": 100, "refused": THREADS * SPENDS - 100}
     alerts = setup.list_alerts("ada", "acme")
     assert sorted(crossed(alerts)) == [
         ("group", "sales", None, 75, 120, 90),

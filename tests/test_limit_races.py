@@ -47,8 +47,17 @@ def _setup(storage: Storage, *, pool: int = 1_000_000) -> CreditUsage:
     return app
 
 
-def _race(storage: Storage, users: Callable[[int], str], refusal: type[Exception]) -> Counter[str]:
-    """Run THREADS threads of SPENDS one-credit spends; count what happened."""
+def race(
+    storage: Storage,
+    users: Callable[[int], str],
+    refusal: type[Exception],
+    *,
+    spends: int = SPENDS,
+) -> Counter[str]:
+    """Run THREADS threads of ``spends`` one-credit spends each; count what happened.
+
+    Each thread has its own storage object on the storage's database.
+    """
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
     barrier = threading.Barrier(THREADS)
@@ -57,7 +66,7 @@ def _race(storage: Storage, users: Callable[[int], str], refusal: type[Exception
         def work(worker: int) -> None:
             app = CreditUsage(storages[worker], clock=Clock(NOW))
             barrier.wait(timeout=30)
-            for i in range(SPENDS):
+            for i in range(spends):
                 try:
                     app.record_usage(
                         "acme", users(worker), feature="api", credit_type="email", amount=1,
@@ -96,7 +105,7 @@ class TestRacingThreads:
         app.set_credit_limit(
             "ada", "acme", CreditLimit(scope="user", subject_id="mia", credits=CAP)
         )
-        outcomes = _race(storage, lambda _: "mia", CreditLimitExceededError)
+        outcomes = race(storage, lambda _: "mia", CreditLimitExceededError)
         assert outcomes == {"accepted": CAP, "refused": THREADS * SPENDS - CAP}
         assert app.member_usage("ada", "acme", "mia").used == CAP
         assert _verify(storage) == []
@@ -108,7 +117,7 @@ class TestRacingThreads:
         app.set_credit_limit(
             "ada", "acme", CreditLimit(scope="group", subject_id="sales", credits=CAP)
         )
-        outcomes = _race(
+        outcomes = race(
             storage, lambda worker: ("mia", "zoe")[worker % 2], CreditLimitExceededError
         )
         assert outcomes == {"accepted": CAP, "refused": THREADS * SPENDS - CAP}
@@ -120,7 +129,7 @@ class TestRacingThreads:
         """A pool of 100 credits, spent from 16 threads at once."""
         storage = make_storage()
         app = _setup(storage, pool=CAP)
-        outcomes = _race(storage, lambda _: "mia", InsufficientCreditsError)
+        outcomes = race(storage, lambda _: "mia", InsufficientCreditsError)
         assert outcomes == {"accepted": CAP, "refused": THREADS * SPENDS - CAP}
         assert app.snapshot("ada", "acme").remaining == 0
         assert _verify(storage) == []

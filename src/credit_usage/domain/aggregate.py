@@ -18,7 +18,15 @@ from typing import Any, NamedTuple
 from credit_usage.domain.model import EntryKind, LedgerEntry
 from credit_usage.errors import ValidationError
 
-__all__ = ["DIMENSIONS", "MemberSums", "UsageCell", "aggregate", "member_sums", "sum_cells"]
+__all__ = [
+    "DIMENSIONS",
+    "MemberSums",
+    "UsageCell",
+    "aggregate",
+    "member_sums",
+    "sum_by_member",
+    "sum_cells",
+]
 
 #: The fields usage can be broken down by.
 DIMENSIONS = ("user_id", "group_id", "feature", "credit_type")
@@ -53,8 +61,16 @@ class MemberSums(NamedTuple):
 
 def member_sums(cells: Iterable[UsageCell]) -> dict[str, MemberSums]:
     """The :class:`MemberSums` of every user with a cell, keyed by user id."""
+    return sum_by_member((c.user_id, c.feature, c.credit_type, c.credits) for c in cells)
+
+
+def sum_by_member(rows: Iterable[Sequence[Any]]) -> dict[str, MemberSums]:
+    """The :class:`MemberSums` of rows of (user_id, feature, credit_type, credits).
+
+    Storages that sum cells without their group hand such rows over as they are.
+    """
     sums: dict[str, MemberSums] = {}
-    for user_id, _group_id, feature, credit_type, credits in cells:
+    for user_id, feature, credit_type, credits in rows:
         found = sums.get(user_id)
         if found is None:
             found = sums[user_id] = MemberSums({}, {})

@@ -138,31 +138,31 @@ class _Statements:
             .limit(sa.bindparam("page"))
         )
 
-        dims = [daily.c[name] for name in FIGURE_DIMENSIONS]
-        self.usage_on_days = (
-            sa.select(*dims, sa.func.sum(daily.c.credits))
-            .where(
-                daily.c.team_id == team_param,
-                daily.c.day >= sa.bindparam("first"),
-                daily.c.day <= sa.bindparam("last"),
+        def summed(
+            table: sa.Table, period: str, dims: Sequence[str], *, bigint: bool = False
+        ) -> sa.Select[Any]:
+            """Credits of ``table`` by ``dims`` over the periods first..last, zero sums left out."""
+            total: sa.ColumnElement[Any] = sa.func.sum(table.c.credits)
+            if bigint:  # PostgreSQL's SUM of a BIGINT is a NUMERIC; the raw reads want ints
+                total = sa.cast(total, sa.BigInteger)
+            columns = [table.c[name] for name in dims]
+            return (
+                sa.select(*columns, total)
+                .where(
+                    table.c.team_id == team_param,
+                    table.c[period] >= sa.bindparam("first"),
+                    table.c[period] <= sa.bindparam("last"),
+                )
+                .group_by(*columns)
+                .having(total != 0)
             )
-            .group_by(*dims)
-            .having(sa.func.sum(daily.c.credits) != 0)
-        )
-        cdims = [cycles.c[name] for name in FIGURE_DIMENSIONS]
+
+        self.usage_on_days = summed(daily, "day", FIGURE_DIMENSIONS)
         # Cycles are contiguous and every counter belongs to a cycle of the
         # team's schedule, so a range of first days is a range of cycles: no
         # IN list, however long the period.
-        self.usage_in_cycles = (
-            sa.select(*cdims, sa.func.sum(cycles.c.credits))
-            .where(
-                cycles.c.team_id == team_param,
-                cycles.c.cycle >= sa.bindparam("first"),
-                cycles.c.cycle <= sa.bindparam("last"),
-            )
-            .group_by(*cdims)
-            .having(sa.func.sum(cycles.c.credits) != 0)
-        )
+        self.usage_in_cycles = summed(cycles, "cycle", FIGURE_DIMENSIONS)
+        cdims = [cycles.c[name] for name in FIGURE_DIMENSIONS]
         # One cycle (a snapshot) holds one counter per cell already: no GROUP BY.
         self.usage_in_cycle = sa.select(*cdims, cycles.c.credits).where(
             cycles.c.team_id == team_param,
@@ -194,30 +194,9 @@ class _Statements:
             balances.c.credit_type != ALL_TYPES,
             balances.c.used != 0,
         )
-        member_dims = [cycles.c.user_id, cycles.c.feature, cycles.c.credit_type]
-        cycle_sum = sa.cast(sa.func.sum(cycles.c.credits), sa.BigInteger)
-        self.member_cells_in_cycles = (
-            sa.select(*member_dims, cycle_sum)
-            .where(
-                cycles.c.team_id == team_param,
-                cycles.c.cycle >= sa.bindparam("first"),
-                cycles.c.cycle <= sa.bindparam("last"),
-            )
-            .group_by(*member_dims)
-            .having(cycle_sum != 0)
-        )
-        day_dims = [daily.c.user_id, daily.c.feature, daily.c.credit_type]
-        day_sum = sa.cast(sa.func.sum(daily.c.credits), sa.BigInteger)
-        self.member_cells_on_days = (
-            sa.select(*day_dims, day_sum)
-            .where(
-                daily.c.team_id == team_param,
-                daily.c.day >= sa.bindparam("first"),
-                daily.c.day <= sa.bindparam("last"),
-            )
-            .group_by(*day_dims)
-            .having(day_sum != 0)
-        )
+        member_dims = ("user_id", "feature", "credit_type")
+        self.member_cells_in_cycles = summed(cycles, "cycle", member_dims, bigint=True)
+        self.member_cells_on_days = summed(daily, "day", member_dims, bigint=True)
         balance_cols = [
             balances.c[name]
             for name in ("cycle", "scope", "subject_id", "credit_type", "used", "granted")
@@ -239,6 +218,7 @@ class _Statements:
             balances.c.scope.in_(sa.bindparam("scopes", expanding=True)),
             dialect.one_of(balances.c.subject_id, "subjects"),
         )
+        dims = [daily.c[name] for name in FIGURE_DIMENSIONS]
         self.all_daily: sa.Select[Any] = sa.select(daily.c.day, *dims, daily.c.credits).where(
             daily.c.team_id == team_param
         )

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from credit_usage.adapters.sql import rows
-from credit_usage.domain.aggregate import MemberSums, UsageCell
+from credit_usage.domain.aggregate import MemberSums, UsageCell, sum_by_member
 from credit_usage.domain.alerts import LimitAlert
 from credit_usage.domain.delivery import Delivery, ScheduledReport
 from credit_usage.domain.ledger import Balance, BalanceKey
@@ -140,7 +140,7 @@ class SqlReads:
         params = {"team_id": self.team_id, "first": first, "last": last}
         if first < last:
             found = self._conn.execute(self._sql.member_cells_in_cycles, params)
-            return rows.member_sums(rows.raw(found))
+            return sum_by_member(rows.raw(found))
         by_feature = rows.raw(self._conn.execute(self._sql.member_features_in_cycle, params))
         by_type = rows.raw(self._conn.execute(self._sql.member_types_in_cycle, params))
         return rows.split_member_sums(by_feature, by_type)
@@ -148,7 +148,7 @@ class SqlReads:
     def member_sums_on_days(self, first: date, last: date) -> dict[str, MemberSums]:
         params = {"team_id": self.team_id, "first": first, "last": last}
         found = self._conn.execute(self._sql.member_cells_on_days, params)
-        return rows.member_sums(rows.raw(found))
+        return sum_by_member(rows.raw(found))
 
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, Balance]:
         wanted = set(keys)

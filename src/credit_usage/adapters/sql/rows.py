@@ -323,19 +323,6 @@ def raw(result: sa.CursorResult[Any]) -> list[Any]:
         result.close()
 
 
-def member_sums(rows: Iterable[Sequence[Any]]) -> dict[str, MemberSums]:
-    """Per-user sums from rows of (user_id, feature, credit_type, credits), credits ``int``."""
-    sums: dict[str, MemberSums] = {}
-    for user_id, feature, credit_type, credits in rows:
-        found = sums.get(user_id)
-        if found is None:
-            found = sums[user_id] = MemberSums({}, {})
-        by_feature, by_type = found
-        by_feature[feature] = by_feature.get(feature, 0) + credits
-        by_type[credit_type] = by_type.get(credit_type, 0) + credits
-    return sums
-
-
 def split_member_sums(
     by_feature: Iterable[Sequence[Any]], by_type: Iterable[Sequence[Any]]
 ) -> dict[str, MemberSums]:
