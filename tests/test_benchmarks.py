@@ -326,12 +326,15 @@ def _drop(server: str, database: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+@pytest.mark.parametrize("operation", ["record_usage", "record_many"])
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def test_the_record_usage_comparison_runs(backend: str, request: pytest.FixtureRequest) -> None:
-    """``record_usage_ab.py`` prints one line of figures and leaves no database behind."""
-    options = ["--calls", "3", "--repeat", "1"]
+def test_the_comparison_of_checkouts_runs(
+    backend: str, operation: str, request: pytest.FixtureRequest
+) -> None:
+    """``ab.py`` prints one line of figures and leaves no database behind."""
+    options = ["--calls", "3", "--repeat", "1", "--batch", "50"]
     if backend == "postgres":
         from tests.databases import server_url
 
@@ -339,8 +342,13 @@ def test_the_record_usage_comparison_runs(backend: str, request: pytest.FixtureR
         server = f"host={url.host} port={url.port or 5432} user={url.username}"
         database = f"credit_usage_ab_test_{os.getpid()}_{secrets.token_hex(4)}"
         options += ["--postgres", server, "--postgres-db", database]
-    printed = _python("record_usage_ab.py", backend, *options)
-    found = re.fullmatch(rf"{backend} ours (\d+) µs raw (\d+) µs ratio ([\d.]+)\n", printed)
+    printed = _python("ab.py", backend, operation, *options)
+    unit = "call" if operation == "record_usage" else "entry"
+    found = re.fullmatch(
+        rf"{backend} {operation} ours ([\d.]+) µs/{unit} raw ([\d.]+) µs/{unit} "
+        r"ratio ([\d.]+)\n",
+        printed,
+    )
     assert found, printed
     ours, raw, ratio = (float(g) for g in found.groups())
     assert ours > 0

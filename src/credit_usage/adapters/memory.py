@@ -110,9 +110,10 @@ class _TeamData:
             daily[day_key] += credits
         for cycle_key, credits in batch.cycles.items():
             cycles[cycle_key] += credits
-        for balance_key, (used, granted) in batch.balances.items():
-            old_used, old_granted = balances[balance_key]
-            balances[balance_key] = Balance(old_used + used, old_granted + granted)
+        stored = balances.get
+        for balance_key, delta in batch.balances.items():
+            old = stored(balance_key)
+            balances[balance_key] = delta if old is None else old.plus(*delta)
         self.volume += batch.volume
 
     def derive_again(self) -> None:

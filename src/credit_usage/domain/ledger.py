@@ -87,9 +87,15 @@ class Balance(NamedTuple):
     used: int = 0
     granted: int = 0
 
-    def plus(self, *, used: int = 0, granted: int = 0) -> Balance:
+    def plus(self, used: int = 0, granted: int = 0) -> Balance:
         """This balance with ``used`` and ``granted`` added."""
-        return Balance(self.used + used, self.granted + granted)
+        plus: Balance = _tuple(Balance, (self[0] + used, self[1] + granted))
+        return plus
+
+
+#: Builds a key from a plain tuple of its fields, without the keyword-aware
+#: ``__new__`` of a ``NamedTuple`` (which costs a Python call per key).
+_tuple: Any = tuple.__new__
 
 
 def team_key(cycle: date) -> BalanceKey:
@@ -119,14 +125,13 @@ class Batch:
         original's cycle and day and nets out there.
         """
         entries = tuple(entries)
-        # Hot path (bulk imports): first net every entry into one cell per
-        # (cycle, day, user, group, feature, credit type) with plain tuples and
-        # enum members held in locals, then derive the keyed figures per cell.
+        # Hot path (bulk imports): net the entries into one cell per (local day,
+        # user, group, feature, credit type) with plain tuples and locals, then
+        # roll the cells up level by level -- days into cycle counters, those
+        # into each member's credit types, those into the balances -- so each
+        # level costs one dict update per key of the level below, not per entry.
         grant_kind, usage_kind = EntryKind.GRANT, EntryKind.USAGE
         tz = team.tz
-        # A cycle starts at a local midnight, so the local day decides it: one
-        # lookup of the team's schedule per day of the batch, not per entry.
-        cycle_of = _CycleOfDay(team)
         # Entries were validated on construction: a usage or reversal has a user,
         # a feature and a credit type, so the cell's fields are never None.
         cells: dict[tuple[Any, ...], int] = {}
@@ -136,31 +141,42 @@ class Batch:
             amount = entry.amount
             volume += amount
             day = entry.occurred_at.astimezone(tz).date()
-            cycle = cycle_of.get(day) or cycle_of(day)
             kind = entry.kind
             if kind is grant_kind:
-                granted[cycle] = granted.get(cycle, 0) + amount
+                granted[day] = granted.get(day, 0) + amount
                 continue
-            cell = (cycle, day, entry.user_id, entry.group_id, entry.feature, entry.credit_type)
+            cell = (day, entry.user_id, entry.group_id, entry.feature, entry.credit_type)
             cells[cell] = cells.get(cell, 0) + (amount if kind is usage_kind else -amount)
 
-        daily: defaultdict[DayKey, int] = defaultdict(int)
-        counters: defaultdict[CycleKey, int] = defaultdict(int)
+        # A cycle starts at a local midnight, so the local day decides it: one
+        # lookup of the team's schedule per distinct day, not per entry.
+        cycle_of = _CycleOfDay(team)
+        counters: dict[tuple[Any, ...], int] = {}
+        for (day, user_id, group_id, feature, credit_type), delta in cells.items():
+            counter = (cycle_of.get(day) or cycle_of(day), user_id, group_id, feature, credit_type)
+            counters[counter] = counters.get(counter, 0) + delta
+        spent: dict[tuple[Any, ...], int] = {}
+        for (cycle, user_id, group_id, _, credit_type), delta in counters.items():
+            subject = (cycle, user_id, group_id, credit_type)
+            spent[subject] = spent.get(subject, 0) + delta
         used: defaultdict[tuple[date, str, str, str], int] = defaultdict(int)
-        for (cycle, day, user_id, group_id, feature, credit_type), delta in cells.items():
-            daily[DayKey(day, user_id, group_id, feature, credit_type)] += delta
-            counters[CycleKey(cycle, user_id, group_id, feature, credit_type)] += delta
+        for (cycle, user_id, group_id, credit_type), delta in spent.items():
             used[(cycle, TEAM_SCOPE, "", ALL_TYPES)] += delta
             used[(cycle, "user", user_id, ALL_TYPES)] += delta
             used[(cycle, "user", user_id, credit_type)] += delta
             if group_id is not None:
                 used[(cycle, "group", group_id, ALL_TYPES)] += delta
                 used[(cycle, "group", group_id, credit_type)] += delta
-        balances = {BalanceKey(*key): Balance(used=delta) for key, delta in used.items()}
-        for cycle, amount in granted.items():
-            pool = team_key(cycle)
+
+        daily = {_tuple(DayKey, cell): delta for cell, delta in cells.items()}
+        cycles = {_tuple(CycleKey, key): delta for key, delta in counters.items()}
+        balances = {
+            _tuple(BalanceKey, key): _tuple(Balance, (delta, 0)) for key, delta in used.items()
+        }
+        for day, amount in granted.items():
+            pool = team_key(cycle_of.get(day) or cycle_of(day))
             balances[pool] = balances.get(pool, Balance()).plus(granted=amount)
-        return cls(entries, dict(daily), dict(counters), balances, volume)
+        return cls(entries, daily, cycles, balances, volume)
 
     @classmethod
     def empty(cls) -> Batch:

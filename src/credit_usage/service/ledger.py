@@ -186,7 +186,8 @@ def record_many(ctx: Context, entries: Iterable[LedgerEntry], *, enforce_limits:
     if not given:
         return 0
     for entry in given:
-        require_instance(LedgerEntry, entry)
+        if type(entry) is not LedgerEntry:
+            require_instance(LedgerEntry, entry)
     team_ids = {e.team_id for e in given}
     if len(team_ids) > 1:
         raise ValidationError(
@@ -198,24 +199,23 @@ def record_many(ctx: Context, entries: Iterable[LedgerEntry], *, enforce_limits:
 
     def plan(tx: TeamReads) -> Decision[int]:
         stored = tx.find_entries([e.entry_id for e in prepared])
-        fresh = []
-        for entry in prepared:
-            existing = stored.get(entry.entry_id)
-            if existing is None:
-                fresh.append(entry)
-            else:
-                check_same(existing, entry)
-        if not fresh:
-            return Decision(Batch.empty(), 0)
+        fresh = prepared
+        if stored:
+            fresh = []
+            for entry in prepared:
+                existing = stored.get(entry.entry_id)
+                if existing is None:
+                    fresh.append(entry)
+                else:
+                    check_same(existing, entry)
+            if not fresh:
+                return Decision(Batch.empty(), 0)
         team = tx.team
         _check_references(team, tx, fresh)
-        latest = max(
-            (e for e in fresh if e.kind is EntryKind.USAGE),
-            key=lambda e: e.occurred_at,
-            default=None,
-        )
-        if latest is not None:
-            ctx.check_not_in_future(latest, now)
+        usage, too_late = EntryKind.USAGE, now + ctx.future_tolerance
+        late = [e for e in fresh if e.occurred_at > too_late and e.kind is usage]
+        if late:
+            ctx.check_not_in_future(max(late, key=lambda e: e.occurred_at), now)
         _check_reversals(fresh, tx)
         batch = Batch.of(team, fresh)
         alerts = _check(team, batch, tx, pool=enforce_limits, now=now)
@@ -299,6 +299,8 @@ def _check_references(team: Team, tx: TeamReads, fresh: Sequence[LedgerEntry]) -
 
 def _dedupe(entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
     """Entries with repeated ids dropped; a repeat with another payload is a conflict."""
+    if len({e.entry_id for e in entries}) == len(entries):
+        return list(entries)
     seen: dict[str, LedgerEntry] = {}
     for entry in entries:
         first = seen.get(entry.entry_id)
