@@ -236,8 +236,9 @@ def record_many_pair(
     return Pair(ours, raw, calls * batch, "entry", prepare)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parser_for(doc: str, database: str) -> argparse.ArgumentParser:
+    """The command line of this script and of ``statements.py``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("backend", choices=("sqlite", "postgres"))
     parser.add_argument(
         "operation", nargs="?", default="record_usage", choices=("record_usage", "record_many")
@@ -246,19 +247,27 @@ def main() -> None:
         "--calls", type=int, default=None, help="calls per timing (200; record_many: 5)"
     )
     parser.add_argument("--batch", type=int, default=10_000, help="record_many's batch size")
-    parser.add_argument("--repeat", type=int, default=5, help="timings; the best counts")
     parser.add_argument("--postgres", default="host=127.0.0.1 port=5432 user=postgres")
-    parser.add_argument("--postgres-db", default="credit_usage_ab")
+    parser.add_argument("--postgres-db", default=database)
+    return parser
+
+
+def pair_for(app: CreditUsage, insert: Callable[[list[tuple]], None], args: Any) -> Pair:
+    """The operation the command line names, on a fresh schema."""
+    if args.operation == "record_usage":
+        return record_usage_pair(app, insert, args.calls or 200)
+    return record_many_pair(app, insert, args.calls or 5, args.batch)
+
+
+def main() -> None:
+    parser = parser_for(__doc__, "credit_usage_ab")
+    parser.add_argument("--repeat", type=int, default=5, help="timings; the best counts")
     args = parser.parse_args()
 
     storage, insert, close = storages(args.backend, args.postgres_db, args.postgres)
     try:
         storage.create_schema()
-        app = CreditUsage(storage, clock=lambda: NOW)
-        if args.operation == "record_usage":
-            pair = record_usage_pair(app, insert, args.calls or 200)
-        else:
-            pair = record_many_pair(app, insert, args.calls or 5, args.batch)
+        pair = pair_for(CreditUsage(storage, clock=lambda: NOW), insert, args)
         for run in (pair.ours, pair.raw):
             pair.prepare("warm")
             run("warm")

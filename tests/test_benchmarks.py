@@ -326,6 +326,32 @@ def _drop(server: str, database: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def _own_database(backend: str, prefix: str, request: pytest.FixtureRequest) -> list[str]:
+    """Options pointing a PostgreSQL script at the suite's server and a database of its own."""
+    if backend != "postgres":
+        return []
+    from tests.databases import server_url
+
+    url = sa.make_url(server_url("postgres", request))
+    server = f"host={url.host} port={url.port or 5432} user={url.username}"
+    database = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    return ["--postgres", server, "--postgres-db", database]
+
+
+def _assert_dropped(options: list[str]) -> None:
+    """The script removed its database (dropped here anyway, so no run leaves one behind)."""
+    if not options:
+        return
+    import psycopg
+
+    server, database = options[1], options[3]
+    with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
+        listed = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+        left = listed.fetchone()
+    _drop(server, database)
+    assert left is None
+
+
 @pytest.mark.parametrize("operation", ["record_usage", "record_many"])
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -334,14 +360,8 @@ def test_the_comparison_of_checkouts_runs(
     backend: str, operation: str, request: pytest.FixtureRequest
 ) -> None:
     """``ab.py`` prints one line of figures and leaves no database behind."""
-    options = ["--calls", "3", "--repeat", "1", "--batch", "50"]
-    if backend == "postgres":
-        from tests.databases import server_url
-
-        url = sa.make_url(server_url("postgres", request))
-        server = f"host={url.host} port={url.port or 5432} user={url.username}"
-        database = f"credit_usage_ab_test_{os.getpid()}_{secrets.token_hex(4)}"
-        options += ["--postgres", server, "--postgres-db", database]
+    server = _own_database(backend, "credit_usage_ab_test", request)
+    options = ["--calls", "3", "--repeat", "1", "--batch", "50", *server]
     printed = _python("ab.py", backend, operation, *options)
     unit = "call" if operation == "record_usage" else "entry"
     found = re.fullmatch(
@@ -354,11 +374,23 @@ def test_the_comparison_of_checkouts_runs(
     assert ours > 0
     assert raw > 0
     assert ratio == pytest.approx(ours / raw, rel=0.05, abs=0.01)
-    if backend == "postgres":
-        import psycopg
+    _assert_dropped(server)
 
-        with psycopg.connect(f"{server} dbname=postgres", autocommit=True) as admin:
-            listed = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
-            left = listed.fetchone()
-        _drop(server, database)
-        assert left is None
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_statement_timings_run(backend: str, request: pytest.FixtureRequest) -> None:
+    """``statements.py`` names the ledger insert and accounts for no more than the whole."""
+    server = _own_database(backend, "credit_usage_statements_test", request)
+    printed = _python(
+        "statements.py", backend, "record_many", "--calls", "2", "--batch", "20", *server
+    )
+    figures = {
+        line.split("µs/entry")[1].strip(): float(line.split()[0]) for line in printed.splitlines()
+    }
+    assert any("credit_usage_ledger" in head and "INSERT" in head for head in figures), printed
+    whole, inside = figures["the whole record_many"], figures["in statements"]
+    assert 0 < inside <= whole, printed
+    assert figures["raw"] > 0, printed
+    _assert_dropped(server)
